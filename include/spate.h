@@ -1,0 +1,341 @@
+/*
+ * spate.h - the public C API of spate, a stream-processing engine.
+ *
+ * Conventions (after libuv):
+ *  - public names are spate_<noun>_<verb>; everything else is internal;
+ *  - every function that can fail returns 0 or a negative SPATE_E* code;
+ *    spate_strerror() names the code and spate_last_error() gives the detailed
+ *    message of the last failing call on this thread;
+ *  - the library never prints on the caller's behalf (except the console and
+ *    print sinks, whose job that is), never exits and never aborts on bad input;
+ *  - each resource has one release call: spate_schema_free, spate_conf_free,
+ *    spate_ctx_free (which also frees every stream of that context).
+ *
+ * The shape follows Spark Streaming: a context (StreamingContext) holds the
+ * configuration and the dataflow; sources create streams (DStreams); operator
+ * functions derive new streams; outputs (print, save, foreach) end them; then
+ * start / await termination / stop.
+ */
+#ifndef SPATE_H
+#define SPATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPATE_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+enum {
+    SPATE_OK = 0,
+    SPATE_EINVAL = -1,       /* invalid argument or option */
+    SPATE_ENOMEM = -2,       /* out of memory */
+    SPATE_EIO = -3,          /* read/write/network failure */
+    SPATE_ESTATE = -4,       /* call not allowed in the context's current state */
+    SPATE_ETYPE = -5,        /* type or schema mismatch */
+    SPATE_EPARSE = -6,       /* malformed input (bad_records.policy = fail) */
+    SPATE_ENOTFOUND = -7,    /* unknown name (connector, column, option) */
+    SPATE_ETIMEDOUT = -8,    /* await returned before the job ended */
+    SPATE_EUSER = -9,        /* a user callback returned an error */
+    SPATE_EUNSUPPORTED = -10 /* valid request this build or mode cannot do */
+};
+
+/* Short, static description of an error code. */
+const char *spate_strerror(int err);
+/* Detailed message of the last failing spate call on the calling thread. */
+const char *spate_last_error(void);
+/* Library version string, equal to SPATE_VERSION of the headers it was built with. */
+const char *spate_version(void);
+
+/* ----------------------------------------------------------------- types */
+
+typedef enum spate_type {
+    SPATE_BOOL = 1,
+    SPATE_INT32,
+    SPATE_INT64,
+    SPATE_FLOAT64,
+    SPATE_STRING,
+    SPATE_BYTES,
+    SPATE_TIMESTAMP /* int64 microseconds since the Unix epoch, UTC */
+} spate_type;
+
+const char *spate_type_name(spate_type t);
+
+/* A string or byte value: pointer and length, not NUL-terminated. */
+typedef struct spate_str {
+    const char *ptr;
+    size_t len;
+} spate_str;
+
+/* ---------------------------------------------------------------- schema */
+
+typedef struct spate_schema spate_schema;
+
+spate_schema *spate_schema_new(void); /* NULL only when out of memory */
+int spate_schema_add(spate_schema *s, const char *name, spate_type type);
+/* Parses "name TYPE, name TYPE, ..." (types: BOOL BOOLEAN INT INT32 BIGINT INT64
+ * DOUBLE FLOAT64 STRING VARCHAR BYTES TIMESTAMP). */
+int spate_schema_parse(const char *decl, spate_schema **out);
+void spate_schema_free(spate_schema *s);
+int spate_schema_count(const spate_schema *s);
+const char *spate_schema_name(const spate_schema *s, int col);
+spate_type spate_schema_type(const spate_schema *s, int col);
+/* Column index of name, or SPATE_ENOTFOUND. */
+int spate_schema_find(const spate_schema *s, const char *name);
+
+/* ------------------------------------------------------------------ rows */
+
+/* A read-only view of one row. Valid only during the callback that received it. */
+typedef struct spate_row {
+    const struct sp_batch *batch;
+    uint32_t index;     /* physical row in batch */
+    int first_col;      /* value views of keyed rows start after the key columns */
+    int ncols;
+} spate_row;
+
+int spate_row_ncols(const spate_row *r);
+int spate_row_is_null(const spate_row *r, int col);
+/* INT32, INT64 and TIMESTAMP read as int64; BOOL as 0/1. NULL reads as 0. */
+int64_t spate_row_int(const spate_row *r, int col);
+/* FLOAT64, and the integer types converted. NULL reads as 0. */
+double spate_row_double(const spate_row *r, int col);
+/* STRING or BYTES; NULL reads as {"" , 0}. */
+spate_str spate_row_str(const spate_row *r, int col);
+
+/* The row being built by a map/flatMap/reduce callback. Columns not set are NULL. */
+typedef struct spate_out spate_out;
+
+int spate_out_set_null(spate_out *o, int col);
+int spate_out_set_int(spate_out *o, int col, int64_t v);  /* BOOL, INT32, INT64, TIMESTAMP */
+int spate_out_set_double(spate_out *o, int col, double v);
+int spate_out_set_str(spate_out *o, int col, const char *p, size_t len); /* copied */
+/* Copies column src_col of r into column col (types must match). */
+int spate_out_set_from(spate_out *o, int col, const spate_row *r, int src_col);
+/* flatMap-style callbacks: append the row built so far and start a new one. */
+int spate_out_emit(spate_out *o);
+
+/* --------------------------------------------------- row sets (per batch) */
+
+/* All rows of one micro-batch of one stream, as seen by foreachBatch and slice. */
+typedef struct spate_rows spate_rows;
+
+size_t spate_rows_count(const spate_rows *rs);
+/* Fills *row with row i (0 <= i < count). */
+int spate_rows_get(const spate_rows *rs, size_t i, spate_row *row);
+const spate_schema *spate_rows_schema(const spate_rows *rs);
+/* Batch time in milliseconds since the epoch (the end of the batch interval). */
+int64_t spate_rows_time(const spate_rows *rs);
+/* Only for row sets returned by spate_stream_slice. */
+void spate_rows_free(spate_rows *rs);
+
+/* ----------------------------------------------------------- configuration */
+
+typedef struct spate_conf spate_conf;
+
+spate_conf *spate_conf_new(void);
+/* Keys (defaults):
+ *   workers              number of worker threads (number of cores)
+ *   key_groups           key groups P, fixed per job (128)
+ *   batch.interval.ms    micro-batch interval; 0 = continuous style (0)
+ *   batch.rows           rows per columnar batch (1024)
+ *   queue.capacity       batches per exchange queue (64)
+ *   bad_records.policy   skip | dead-letter | fail (dead-letter)
+ *   dead_letter.path     file for dead letters, '-' = stderr (-)
+ *   log.level            error | warn | info | debug (warn)
+ */
+int spate_conf_set(spate_conf *c, const char *key, const char *value);
+const char *spate_conf_get(const spate_conf *c, const char *key); /* NULL if unset */
+void spate_conf_free(spate_conf *c);
+
+/* --------------------------------------------------------------- context */
+
+typedef struct spate_ctx spate_ctx;
+typedef struct spate_stream spate_stream;
+
+/* Creates a context; conf is copied and may be freed after the call (NULL = defaults). */
+int spate_ctx_new(const spate_conf *conf, spate_ctx **out);
+
+/* Builds the job on a fresh context: called by spate_ctx_get_or_create. */
+typedef int (*spate_create_fn)(spate_ctx *ctx, void *ud);
+/* StreamingContext.getOrCreate: if checkpoint_dir holds a complete checkpoint,
+ * the job is restored from it, otherwise create() builds it. Checkpoint restore
+ * arrives with the checkpoint work; until then create() is always called and a
+ * checkpoint_dir that already holds checkpoints is refused with SPATE_EUNSUPPORTED
+ * rather than silently ignored. */
+int spate_ctx_get_or_create(const char *checkpoint_dir, const spate_conf *conf,
+                            spate_create_fn create, void *ud, spate_ctx **out);
+
+int spate_ctx_start(spate_ctx *ctx);
+/* Waits until the job ends (all inputs exhausted, stopped, or failed).
+ * timeout_ms < 0 waits forever. Returns 0 when it ended normally, SPATE_ETIMEDOUT,
+ * or the job's error code (see spate_ctx_error). */
+int spate_ctx_await_termination(spate_ctx *ctx, int64_t timeout_ms);
+/* graceful != 0: sources stop, everything in flight is processed, windows and
+ * batches flush, sinks close. graceful == 0: stop as soon as possible, dropping
+ * what is in flight. Returns after the workers have exited. Async-signal-unsafe;
+ * from a signal handler use spate_ctx_request_stop. */
+int spate_ctx_stop(spate_ctx *ctx, int graceful);
+/* Async-signal-safe: asks for a graceful stop and returns at once. */
+void spate_ctx_request_stop(spate_ctx *ctx);
+/* Message of the error that ended the job, or "" . */
+const char *spate_ctx_error(const spate_ctx *ctx);
+void spate_ctx_free(spate_ctx *ctx);
+
+typedef struct spate_metrics {
+    uint64_t records_in;     /* records read by sources */
+    uint64_t records_out;    /* records written by sinks and outputs */
+    uint64_t bad_records;    /* malformed records (skipped, dead-lettered or failed) */
+    uint64_t batches;        /* micro-batches completed (micro-batch style) */
+} spate_metrics;
+int spate_ctx_metrics(const spate_ctx *ctx, spate_metrics *m);
+
+/* --------------------------------------------------------------- sources */
+
+/* Opens a source by connector name with options as a NULL-terminated list of
+ * key, value pairs: {"path", "in/", "format", "csv", NULL}. The schema is copied;
+ * it may be NULL for connectors with a fixed schema (generator) or the text
+ * format (one STRING column "line"). `spate help connectors` lists every option.
+ *   generator  fixed schema (seq BIGINT, key BIGINT, value DOUBLE, ts TIMESTAMP)
+ *   stdin      lines of stdin in a format
+ *   socket     lines from a TCP server (host, port), reconnecting with backoff
+ *   files      a directory: each new file is read once (textFileStream)
+ */
+int spate_source_open(spate_ctx *ctx, const char *connector, const spate_schema *schema,
+                      const char *const *options, spate_stream **out);
+
+/* queueStream: a source fed by the caller. Each micro-batch takes one pushed
+ * item (one_at_a_time) or all pushed so far; in continuous style items flow as
+ * pushed. */
+typedef struct spate_queue spate_queue;
+int spate_source_queue(spate_ctx *ctx, const spate_schema *schema, int one_at_a_time,
+                       spate_queue **q, spate_stream **out);
+/* Pushes one item: text in the queue's format (CSV lines of the schema, no header). */
+int spate_queue_push(spate_queue *q, const char *text, size_t len);
+/* No more items: the source ends when the queue is drained. */
+int spate_queue_close(spate_queue *q);
+
+/* ------------------------------------------------------------- operators */
+
+typedef int (*spate_map_fn)(const spate_row *in, spate_out *out, void *ud);
+typedef int (*spate_filter_fn)(const spate_row *in, void *ud); /* 1 keep, 0 drop, <0 error */
+/* Combines two value rows into out (the same value schema). */
+typedef int (*spate_reduce_fn)(const spate_row *a, const spate_row *b, spate_out *out,
+                               void *ud);
+/* transform: any per-batch function from the rows of one batch to output rows. */
+typedef int (*spate_transform_fn)(const spate_rows *in, spate_out *out, void *ud);
+/* groupByKey / cogroup callbacks see one key and all its values of the batch. */
+typedef struct spate_group spate_group;
+size_t spate_group_count(const spate_group *g, int side);       /* side 0, or 1 for cogroup */
+int spate_group_get(const spate_group *g, int side, size_t i, spate_row *value);
+int spate_group_key(const spate_group *g, spate_row *key);
+typedef int (*spate_group_fn)(const spate_group *g, spate_out *out, void *ud);
+
+/* map: exactly one output row (of out_schema) per input row. */
+int spate_map(spate_stream *in, const spate_schema *out_schema, spate_map_fn fn, void *ud,
+              spate_stream **out);
+/* flatMap: zero or more rows per input row, each ended by spate_out_emit. */
+int spate_flat_map(spate_stream *in, const spate_schema *out_schema, spate_map_fn fn, void *ud,
+                   spate_stream **out);
+int spate_filter(spate_stream *in, spate_filter_fn fn, void *ud, spate_stream **out);
+/* union of streams with equal schemas */
+int spate_union(spate_stream *a, spate_stream *b, spate_stream **out);
+/* Redistributes rows round-robin over n partitions (n <= 0: one per worker). */
+int spate_repartition(spate_stream *in, int n, spate_stream **out);
+int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_transform_fn fn,
+                    void *ud, spate_stream **out);
+/* glom: per batch and partition one row (partition INT32, n BIGINT, elements STRING),
+ * elements being the partition's rows as a JSON array of arrays. */
+int spate_glom(spate_stream *in, spate_stream **out);
+
+/* key_by: a keyed (pair) stream whose key is the named columns. Its schema puts the
+ * key columns first, in the order given, then the other columns (the value). */
+int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate_stream **out);
+
+/* Stream-wide aggregations: one result row per micro-batch (continuous: running). */
+int spate_reduce(spate_stream *in, spate_reduce_fn fn, void *ud, spate_stream **out);
+int spate_count(spate_stream *in, spate_stream **out);          /* (count BIGINT) */
+int spate_count_by_value(spate_stream *in, spate_stream **out); /* (row..., count BIGINT) */
+
+/* Keyed operators (input from spate_key_by). Per micro-batch, as in Spark; in the
+ * continuous style they keep running results and emit the keys each input batch
+ * touched. */
+int spate_reduce_by_key(spate_stream *in, spate_reduce_fn fn, void *ud, spate_stream **out);
+/* combineByKey: create makes a combiner (of comb_schema) from a value row,
+ * merge_value folds a value row (a=combiner, b=value) and merge_combiners two
+ * combiners. Output: key + combiner columns. */
+int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema,
+                         spate_map_fn create, spate_reduce_fn merge_value,
+                         spate_reduce_fn merge_combiners, void *ud, spate_stream **out);
+/* groupByKey: fn sees each key with all its values of the batch. fn == NULL emits
+ * every (key, value) row with each key's rows adjacent. */
+int spate_group_by_key(spate_stream *in, const spate_schema *out_schema, spate_group_fn fn,
+                       void *ud, spate_stream **out);
+int spate_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn,
+                     void *ud, spate_stream **out);
+int spate_flat_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn,
+                          void *ud, spate_stream **out);
+
+/* Built-in keyed aggregates (vectorized; no callback per row). */
+typedef enum spate_agg_kind {
+    SPATE_AGG_COUNT = 1, /* BIGINT; col ignored */
+    SPATE_AGG_SUM,       /* BIGINT for integer columns, DOUBLE for DOUBLE */
+    SPATE_AGG_MIN,       /* type of the column */
+    SPATE_AGG_MAX,
+    SPATE_AGG_AVG        /* DOUBLE */
+} spate_agg_kind;
+typedef struct spate_agg {
+    spate_agg_kind kind;
+    const char *column; /* input column name (ignored for COUNT) */
+    const char *as;     /* output column name */
+} spate_agg;
+/* running == 0: per micro-batch (reduceByKey); running != 0: over the whole stream
+ * so far, emitting each micro-batch the keys it updated (Flink's rolling aggregate). */
+int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, int running,
+                           spate_stream **out);
+
+/* Joins of two keyed streams with equal key types, per micro-batch. Output: key,
+ * left values, right values; the missing side of an outer join is NULL. */
+typedef enum spate_join_kind {
+    SPATE_JOIN_INNER = 1,
+    SPATE_JOIN_LEFT,
+    SPATE_JOIN_RIGHT,
+    SPATE_JOIN_FULL
+} spate_join_kind;
+int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
+               spate_stream **out);
+/* cogroup: fn sees each key with its left (side 0) and right (side 1) values. */
+int spate_cogroup(spate_stream *left, spate_stream *right, const spate_schema *out_schema,
+                  spate_group_fn fn, void *ud, spate_stream **out);
+
+const spate_schema *spate_stream_schema(const spate_stream *s);
+
+/* --------------------------------------------------------------- outputs */
+
+/* pprint: each micro-batch prints a header with its time and its first n rows. */
+int spate_stream_print(spate_stream *s, int n);
+/* saveAsTextFiles: each micro-batch writes prefix-TIME_IN_MS.suffix (suffix may be
+ * NULL or "") in format (csv | jsonl | text). */
+int spate_stream_save_as_text_files(spate_stream *s, const char *prefix, const char *suffix,
+                                    const char *format);
+/* foreachBatch: called once per micro-batch with all its rows (on one thread). */
+typedef int (*spate_batch_fn)(const spate_rows *rows, int64_t time_ms, void *ud);
+int spate_stream_foreach_batch(spate_stream *s, spate_batch_fn fn, void *ud);
+/* A sink by connector name (console, files, blackhole) with key, value options. */
+int spate_sink_open(spate_stream *s, const char *connector, const char *const *options);
+/* A sink calling fn for every batch of rows as they arrive (time_ms = arrival). */
+int spate_sink_callback(spate_stream *s, spate_batch_fn fn, void *ud);
+
+/* remember: keep this stream's micro-batches for duration_ms so slice can return them. */
+int spate_stream_remember(spate_stream *s, int64_t duration_ms);
+/* slice: the remembered batches with from_ms <= time <= to_ms, merged into one row set
+ * (free with spate_rows_free). */
+int spate_stream_slice(spate_stream *s, int64_t from_ms, int64_t to_ms, spate_rows **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,206 @@
+/*
+ * batch.c - batch buffers, row copies and the per-worker batch pool.
+ *
+ * Column buffers are sized for the largest element (16 bytes, a spate_str) the
+ * first time a column slot is used, so a pooled batch can be reshaped for any
+ * schema of the same or fewer columns without reallocating.
+ */
+#include "core/batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+sp_batch *sp_batch_new(uint32_t cap)
+{
+    sp_batch *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->cap = cap;
+    b->sel = malloc(cap * sizeof *b->sel);
+    b->hashes = malloc(cap * sizeof *b->hashes);
+    if (!b->sel || !b->hashes) {
+        sp_batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void sp_batch_free(sp_batch *b)
+{
+    if (!b) return;
+    for (int i = 0; i < b->cap_cols; i++) {
+        free(b->cols[i].data);
+        free(b->cols[i].nulls);
+    }
+    free(b->cols);
+    free(b->sel);
+    free(b->hashes);
+    sp_arena_free(&b->arena);
+    free(b);
+}
+
+int sp_batch_reset(sp_batch *b, const spate_schema *schema)
+{
+    int ncols = schema ? schema->n : 0;
+    if (ncols > b->cap_cols) {
+        sp_vec *cols = realloc(b->cols, (size_t)ncols * sizeof *cols);
+        if (!cols) return SPATE_ENOMEM;
+        memset(cols + b->cap_cols, 0, (size_t)(ncols - b->cap_cols) * sizeof *cols);
+        b->cols = cols;
+        b->cap_cols = ncols;
+    }
+    size_t null_words = (b->cap + 63) / 64;
+    for (int i = 0; i < ncols; i++) {
+        sp_vec *v = &b->cols[i];
+        if (!v->data) {
+            v->data_bytes = (size_t)b->cap * sizeof(spate_str);
+            v->data = malloc(v->data_bytes);
+            v->nulls = calloc(null_words, sizeof(uint64_t));
+            if (!v->data || !v->nulls) return SPATE_ENOMEM;
+        }
+        v->type = schema->f[i].type;
+        if (v->has_nulls) memset(v->nulls, 0, null_words * sizeof(uint64_t));
+        v->has_nulls = 0;
+    }
+    b->schema = schema;
+    b->ncols = ncols;
+    b->n = 0;
+    b->has_sel = 0;
+    b->nsel = 0;
+    b->has_hashes = 0;
+    b->time_ms = 0;
+    b->next = NULL;
+    sp_arena_reset(&b->arena);
+    return 0;
+}
+
+uint32_t sp_batch_add_null_row(sp_batch *b)
+{
+    uint32_t r = b->n++;
+    for (int c = 0; c < b->ncols; c++) sp_vec_set_null(&b->cols[c], r);
+    return r;
+}
+
+int sp_batch_copy_cell(sp_batch *dst, int dc, uint32_t dr, const sp_batch *src, int sc,
+                       uint32_t sr)
+{
+    sp_vec *d = &dst->cols[dc];
+    const sp_vec *s = &src->cols[sc];
+    if (sp_vec_is_null(s, sr)) {
+        sp_vec_set_null(d, dr);
+        return 0;
+    }
+    if (d->has_nulls) sp_vec_clear_null(d, dr);
+    switch (d->type) {
+    case SPATE_STRING:
+    case SPATE_BYTES: {
+        spate_str v = SP_STR(s)[sr];
+        char *p = sp_arena_dup(&dst->arena, v.ptr, v.len);
+        if (!p) return SPATE_ENOMEM;
+        SP_STR(d)[dr] = (spate_str){p, v.len};
+        break;
+    }
+    case SPATE_FLOAT64: SP_F64(d)[dr] = SP_F64(s)[sr]; break;
+    default: sp_vec_put_int(d, dr, sp_vec_get_int(s, sr)); break;
+    }
+    return 0;
+}
+
+int sp_batch_append_row(sp_batch *dst, const sp_batch *src, uint32_t sr)
+{
+    uint32_t dr = dst->n;
+    for (int c = 0; c < dst->ncols; c++) {
+        if (dst->cols[c].has_nulls) sp_vec_clear_null(&dst->cols[c], dr);
+        int rc = sp_batch_copy_cell(dst, c, dr, src, c, sr);
+        if (rc) return rc;
+    }
+    if (src->has_hashes) dst->hashes[dr] = src->hashes[sr];
+    dst->n++;
+    return 0;
+}
+
+void sp_batch_compact(sp_batch *b)
+{
+    if (!b->has_sel) return;
+    for (int c = 0; c < b->ncols; c++) {
+        sp_vec *v = &b->cols[c];
+        size_t w = sp_type_size(v->type);
+        char *data = v->data;
+        for (uint32_t i = 0; i < b->nsel; i++) {
+            uint32_t r = b->sel[i];
+            if (r != i) memcpy(data + i * w, data + r * w, w);
+            if (v->has_nulls) {
+                if (sp_vec_is_null(v, r)) sp_vec_set_null(v, i);
+                else sp_vec_clear_null(v, i);
+            }
+        }
+    }
+    if (b->has_hashes)
+        for (uint32_t i = 0; i < b->nsel; i++) b->hashes[i] = b->hashes[b->sel[i]];
+    b->n = b->nsel;
+    b->has_sel = 0;
+}
+
+sp_batch *sp_batch_clone(const sp_batch *b)
+{
+    sp_batch *c = sp_batch_new(b->cap);
+    if (!c || sp_batch_reset(c, b->schema)) {
+        sp_batch_free(c);
+        return NULL;
+    }
+    uint32_t n = sp_batch_count(b);
+    for (uint32_t i = 0; i < n; i++)
+        if (sp_batch_append_row(c, b, sp_batch_phys(b, i))) {
+            sp_batch_free(c);
+            return NULL;
+        }
+    c->has_hashes = b->has_hashes;
+    c->time_ms = b->time_ms;
+    return c;
+}
+
+void sp_pool_init(sp_pool *p, uint32_t rows, int max)
+{
+    p->free = NULL;
+    p->cap = rows;
+    p->count = 0;
+    p->max = max;
+}
+
+sp_batch *sp_pool_get(sp_pool *p, const spate_schema *schema)
+{
+    sp_batch *b = p->free;
+    if (b) {
+        p->free = b->next;
+        p->count--;
+    } else {
+        b = sp_batch_new(p->cap);
+        if (!b) return NULL;
+    }
+    if (sp_batch_reset(b, schema)) {
+        sp_batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void sp_pool_put(sp_pool *p, sp_batch *b)
+{
+    if (!b) return;
+    if (p->count >= p->max || b->cap != p->cap) {
+        sp_batch_free(b);
+        return;
+    }
+    b->next = p->free;
+    p->free = b;
+    p->count++;
+}
+
+void sp_pool_destroy(sp_pool *p)
+{
+    while (p->free) {
+        sp_batch *b = p->free;
+        p->free = b->next;
+        sp_batch_free(b);
+    }
+    p->count = 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * context.h - the context (StreamingContext) as the runtime sees it.
+ */
+#ifndef SP_CONTEXT_H
+#define SP_CONTEXT_H
+
+#include "core/deadletter.h"
+#include "core/log.h"
+#include "runtime/runtime.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef enum { SP_CTX_BUILDING, SP_CTX_RUNNING, SP_CTX_DONE } sp_ctx_state;
+
+struct spate_ctx {
+    /* configuration (spate_conf keys) */
+    int workers;
+    int key_groups;
+    int64_t interval_ms;
+    uint32_t batch_rows;
+    int queue_cap;
+    sp_bad_policy bad_policy;
+    char *dl_path;
+
+    /* the graph, in creation (= topological) order */
+    int nnodes, capnodes;
+    spate_stream **nodes;
+
+    /* running */
+    sp_ctx_state state;
+    sp_deadletter dl;
+    sp_worker *w;            /* [workers] */
+    pthread_t *threads;
+    int64_t start_ms;        /* wall clock at start: micro-batch k ends at start + k*interval */
+    atomic_int stop_requested;
+    atomic_int aborting;
+    pthread_mutex_t mu;      /* guards the fields below and remembered batches */
+    pthread_cond_t cv;
+    int workers_done;
+    int joined;
+    int job_error;
+    char job_msg[512];
+
+    atomic_uint_fast64_t records_in, records_out, batches;
+};
+
+/* Records the job error (first wins) and asks every worker to abort. */
+void sp_ctx_fail(spate_ctx *ctx, int code, const char *msg);
+
+#endif

@@ -1,0 +1,16 @@
+/* test_list.h - every area's table of tests; each test_<area>.c defines one. */
+#ifndef SP_TEST_LIST_H
+#define SP_TEST_LIST_H
+
+#include "test.h"
+
+extern const sp_test tests_core[];
+extern const sp_test tests_formats[];
+extern const sp_test tests_runtime[];
+extern const sp_test tests_ops[];
+extern const sp_test tests_connectors[];
+
+static const sp_test *const sp_test_tables[] = {tests_core, tests_formats, tests_runtime,
+                                                tests_ops, tests_connectors, NULL};
+
+#endif
