@@ -18,6 +18,7 @@ SP_EMPTY_TABLE(tests_formats);
 SP_EMPTY_TABLE(tests_runtime);
 SP_EMPTY_TABLE(tests_ops);
 SP_EMPTY_TABLE(tests_connectors);
+SP_EMPTY_TABLE(tests_engine);
 
 static int run_one(const sp_test *t)
 {

@@ -1,0 +1,391 @@
+/*
+ * worker.c - the worker loop, in-band markers and exchanges.
+ *
+ * Each worker thread owns its instances and runs a loop: start micro-batches
+ * whose time has come (EPOCH markers from its sources), poll its sources once,
+ * drain its input rings, and back off briefly when nothing moved.
+ *
+ * Markers are aligned per instance: EPOCH must arrive on every live channel
+ * before the instance's epoch() runs and the marker moves on. A channel that
+ * has delivered EPOCH is paused until then (its ring is not read; what arrives
+ * on a forward channel is held), so no record of batch k+1 reaches an operator
+ * before batch k is closed - the barrier alignment of Flink's checkpoints.
+ *
+ * Backpressure without deadlock: a producer facing a full ring drains the
+ * rings of its own worker's instances at or after the consumer in topological
+ * order while it waits. Those only emit further downstream, so the waiting
+ * never re-enters an operator on the stack, and every worker blocked on a ring
+ * keeps consuming what other workers send it: the consumer side of any full
+ * ring always makes progress, down to the sinks, which never block.
+ */
+#include "runtime/worker.h"
+
+#include "core/clock.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int drain(sp_worker *w, int min_topo);
+
+static int aborting(const spate_ctx *ctx)
+{
+    return atomic_load_explicit(&ctx->aborting, memory_order_relaxed);
+}
+
+static void release_msg(sp_op *op, sp_msg *m)
+{
+    if (m->kind == SP_MSG_DATA && m->b) sp_op_release(op, m->b);
+    m->b = NULL;
+}
+
+static void backoff(sp_worker *w)
+{
+    if (w->idle_spins < 64) {
+        w->idle_spins++;
+        sched_yield();
+        return;
+    }
+    sp_sleep_ns(w->idle_spins < 256 ? 20000 : 200000);
+    if (w->idle_spins < 256) w->idle_spins++;
+}
+
+/* Pushes m into r, draining this worker's downstream rings while r is full. */
+static int ring_send(sp_op *op, sp_ring *r, sp_msg *m, int consumer_topo)
+{
+    sp_worker *w = op->worker;
+    int spins = 0;
+    while (!sp_ring_push(r, m)) {
+        if (aborting(w->ctx)) {
+            release_msg(op, m);
+            return SPATE_ESTATE;
+        }
+        int p = drain(w, consumer_topo);
+        if (p < 0) {
+            release_msg(op, m);
+            return p;
+        }
+        if (p == 0 && ++spins > 64) sp_sleep_ns(20000);
+    }
+    return 0;
+}
+
+static int hold(sp_chan *ch, const sp_msg *m)
+{
+    if (ch->nheld == ch->capheld) {
+        int cap = ch->capheld ? ch->capheld * 2 : 8;
+        sp_msg *h = realloc(ch->held, (size_t)cap * sizeof *h);
+        if (!h) return sp_err(SPATE_ENOMEM, "out of memory");
+        ch->held = h;
+        ch->capheld = cap;
+    }
+    ch->held[ch->nheld++] = *m;
+    return 0;
+}
+
+static int finish(sp_op *op)
+{
+    int rc = op->cls->finish ? op->cls->finish(op) : 0;
+    if (!rc) rc = sp_emit_marker(op, SP_MSG_END, 0);
+    op->finished = 1;
+    op->worker->nfinished++;
+    return rc;
+}
+
+/* Every live channel delivered the EPOCH: close the batch, resume the channels. */
+static int align(sp_op *op)
+{
+    int64_t t = op->mark_time;
+    int rc = op->cls->epoch ? op->cls->epoch(op, t) : 0;
+    if (!rc) rc = sp_emit_marker(op, SP_MSG_EPOCH, t);
+    op->nmarked = 0;
+    for (int c = 0; c < op->nchans; c++) op->chans[c].marked = 0;
+    for (int c = 0; c < op->nchans; c++) {
+        sp_chan *ch = &op->chans[c];
+        if (!ch->nheld) continue;
+        sp_msg *held = ch->held;
+        int n = ch->nheld;
+        ch->held = NULL;
+        ch->nheld = ch->capheld = 0;
+        for (int i = 0; i < n; i++) {
+            if (rc) release_msg(op, &held[i]);
+            else rc = sp_deliver(op, c, &held[i]);
+        }
+        free(held);
+    }
+    return rc;
+}
+
+int sp_deliver(sp_op *op, int c, sp_msg *m)
+{
+    sp_chan *ch = &op->chans[c];
+    if (ch->marked) {
+        int rc = hold(ch, m);
+        if (rc) release_msg(op, m);
+        return rc;
+    }
+    switch (m->kind) {
+    case SP_MSG_DATA:
+        return op->cls->push(op, ch->port, m->b);
+    case SP_MSG_EPOCH:
+        ch->marked = 1;
+        op->nmarked++;
+        op->mark_time = m->time_ms;
+        return op->nmarked == op->nlive ? align(op) : 0;
+    case SP_MSG_END:
+        ch->ended = 1;
+        op->nlive--;
+        if (op->nlive == 0) return finish(op);
+        return op->nmarked && op->nmarked == op->nlive ? align(op) : 0;
+    }
+    return 0;
+}
+
+/* Copies the rows rows[0..n) of src into dst, column by column. */
+static int gather_rows(sp_batch *dst, const sp_batch *src, const uint32_t *rows, uint32_t n)
+{
+    for (int c = 0; c < src->ncols; c++) {
+        const sp_vec *s = &src->cols[c];
+        sp_vec *d = &dst->cols[c];
+        size_t w = sp_type_size(s->type);
+        if (sp_type_is_str(s->type)) {
+            for (uint32_t i = 0; i < n; i++) {
+                spate_str v = SP_STR(s)[rows[i]];
+                char *p = sp_arena_dup(&dst->arena, v.ptr, v.len);
+                if (!p) return SPATE_ENOMEM;
+                SP_STR(d)[i] = (spate_str){p, v.len};
+            }
+        } else if (w == 8) {
+            for (uint32_t i = 0; i < n; i++) SP_I64(d)[i] = SP_I64(s)[rows[i]];
+        } else if (w == 4) {
+            for (uint32_t i = 0; i < n; i++) SP_I32(d)[i] = SP_I32(s)[rows[i]];
+        } else {
+            for (uint32_t i = 0; i < n; i++) SP_BOOL(d)[i] = SP_BOOL(s)[rows[i]];
+        }
+        if (s->has_nulls)
+            for (uint32_t i = 0; i < n; i++)
+                if (sp_vec_is_null(s, rows[i])) sp_vec_set_null(d, i);
+    }
+    for (uint32_t i = 0; i < n; i++) dst->hashes[i] = src->hashes[rows[i]];
+    dst->has_hashes = 1;
+    dst->n = n;
+    dst->time_ms = src->time_ms;
+    return 0;
+}
+
+/* HASH exchange: rows go to the worker owning their key group. */
+static int scatter(sp_op *op, sp_edge *e, sp_batch *b)
+{
+    spate_ctx *ctx = op->node->ctx;
+    int W = ctx->workers, u = op->instance;
+    sp_batch_hash_keys(b, op->node->nkeys);
+    sp_msg m = {SP_MSG_DATA, 0, b};
+    if (e->to->single || W == 1) return ring_send(op, e->rings[u][0], &m, e->to->id);
+    uint32_t n = sp_batch_count(b);
+    uint32_t *rows = e->scratch[u], *cnt = rows + (size_t)W * n;
+    memset(cnt, 0, (size_t)W * sizeof *cnt);
+    int rc = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = sp_batch_phys(b, i);
+        int d = sp_key_group_owner(sp_key_group(b->hashes[r], ctx->key_groups), ctx->key_groups,
+                                   W);
+        rows[(size_t)d * n + cnt[d]++] = r;
+    }
+    for (int d = 0; !rc && d < W; d++) {
+        if (!cnt[d]) continue;
+        sp_batch *part = sp_op_batch(op, b->schema);
+        if (!part) rc = sp_err(SPATE_ENOMEM, "out of memory");
+        else if ((rc = gather_rows(part, b, rows + (size_t)d * n, cnt[d])) != 0)
+            sp_op_release(op, part);
+        else {
+            sp_msg pm = {SP_MSG_DATA, 0, part};
+            rc = ring_send(op, e->rings[u][d], &pm, e->to->id);
+        }
+    }
+    sp_op_release(op, b);
+    return rc;
+}
+
+static int send_edge(sp_op *op, sp_edge *e, sp_batch *b)
+{
+    int u = op->instance;
+    sp_msg m = {SP_MSG_DATA, 0, b};
+    switch (e->ex) {
+    case SP_EX_FORWARD: return sp_deliver(e->to->inst[u], e->chan, &m);
+    case SP_EX_GATHER: return ring_send(op, e->rings[u][0], &m, e->to->id);
+    case SP_EX_ROUND_ROBIN: {
+        int W = op->node->ctx->workers, d;
+        do {
+            d = e->rr[u];
+            e->rr[u] = (d + 1) % W;
+        } while (!e->rings[u][d]);
+        return ring_send(op, e->rings[u][d], &m, e->to->id);
+    }
+    case SP_EX_HASH: return scatter(op, e, b);
+    }
+    return 0;
+}
+
+int sp_op_emit(sp_op *op, sp_batch *b)
+{
+    spate_stream *s = op->node;
+    if (!b) return 0;
+    if (sp_batch_count(b) == 0 || s->nout == 0) {
+        sp_op_release(op, b);
+        return 0;
+    }
+    op->worker->emitted++;
+    for (int k = 0; k < s->nout; k++) {
+        sp_batch *x = k == s->nout - 1 ? b : sp_batch_clone(b);
+        if (!x) {
+            sp_op_release(op, b);
+            return sp_err(SPATE_ENOMEM, "out of memory");
+        }
+        int rc = send_edge(op, &s->out[k], x);
+        if (rc) {
+            if (x != b) sp_op_release(op, b);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t time_ms)
+{
+    spate_stream *s = op->node;
+    int u = op->instance;
+    for (int k = 0; k < s->nout; k++) {
+        sp_edge *e = &s->out[k];
+        sp_msg m = {kind, time_ms, NULL};
+        int rc = 0;
+        if (e->ex == SP_EX_FORWARD) {
+            rc = sp_deliver(e->to->inst[u], e->chan, &m);
+        } else {
+            for (int d = 0; !rc && d < s->ctx->workers; d++)
+                if (e->rings[u][d]) rc = ring_send(op, e->rings[u][d], &m, e->to->id);
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int64_t epoch_end(const sp_worker *w)
+{
+    return w->ctx->start_ms + w->epoch * w->ctx->interval_ms;
+}
+
+int sp_source_end(sp_op *op)
+{
+    if (op->finished) return 0;
+    int rc = 0;
+    if (op->node->ctx->interval_ms > 0) rc = sp_emit_marker(op, SP_MSG_EPOCH, epoch_end(op->worker));
+    if (!rc) rc = sp_emit_marker(op, SP_MSG_END, 0);
+    op->finished = 1;
+    op->worker->nfinished++;
+    return rc;
+}
+
+/* Starts the micro-batches whose time has come: EPOCH from every live source. */
+static int tick(sp_worker *w, int *progress)
+{
+    int64_t now = sp_now_ms();
+    while (now >= epoch_end(w)) {
+        int64_t t = epoch_end(w);
+        for (int i = 0; i < w->nops; i++) {
+            sp_op *op = w->ops[i];
+            if (!op->cls->poll || op->finished) continue;
+            int rc = sp_emit_marker(op, SP_MSG_EPOCH, t);
+            if (rc) return rc;
+        }
+        w->epoch++;
+        if (w->id == 0) atomic_fetch_add(&w->ctx->batches, 1);
+        (*progress)++;
+    }
+    return 0;
+}
+
+static int poll_sources(sp_worker *w, int *progress)
+{
+    int stopping = atomic_load_explicit(&w->ctx->stop_requested, memory_order_relaxed);
+    for (int i = 0; i < w->nops; i++) {
+        sp_op *op = w->ops[i];
+        if (!op->cls->poll || op->finished) continue;
+        uint64_t before = w->emitted;
+        int eof = 0, rc;
+        if (stopping) rc = sp_source_end(op);
+        else {
+            rc = op->cls->poll(op, &eof);
+            if (!rc && eof) rc = sp_source_end(op);
+        }
+        if (rc) return rc;
+        if (w->emitted != before || eof || stopping) (*progress)++;
+    }
+    return 0;
+}
+
+/* Reads the unpaused input rings of this worker's instances from min_topo on.
+ * Returns the number of messages delivered, or a negative error. */
+static int drain(sp_worker *w, int min_topo)
+{
+    int progress = 0;
+    for (int i = 0; i < w->nops; i++) {
+        sp_op *op = w->ops[i];
+        if (op->node->id < min_topo || op->finished) continue;
+        for (int c = 0; c < op->nchans; c++) {
+            sp_chan *ch = &op->chans[c];
+            sp_msg m;
+            for (int k = 0; k < 16 && ch->ring && !ch->marked && !ch->ended; k++) {
+                if (!sp_ring_pop(ch->ring, &m)) break;
+                progress++;
+                int rc = sp_deliver(op, c, &m);
+                if (rc) return rc;
+            }
+        }
+    }
+    return progress;
+}
+
+void *sp_worker_main(void *arg)
+{
+    sp_worker *w = arg;
+    spate_ctx *ctx = w->ctx;
+    int rc = 0;
+    while (!rc && !aborting(ctx) && w->nfinished < w->nops) {
+        int progress = 0;
+        if (ctx->interval_ms > 0) rc = tick(w, &progress);
+        if (!rc) rc = poll_sources(w, &progress);
+        if (!rc) {
+            int p = drain(w, 0);
+            if (p < 0) rc = p;
+            else progress += p;
+        }
+        if (progress) w->idle_spins = 0;
+        else backoff(w);
+    }
+    if (rc && rc != SPATE_ESTATE) sp_ctx_fail(ctx, rc, spate_last_error());
+    else if (rc && !aborting(ctx)) sp_ctx_fail(ctx, rc, spate_last_error());
+    pthread_mutex_lock(&ctx->mu);
+    ctx->workers_done++;
+    pthread_cond_broadcast(&ctx->cv);
+    pthread_mutex_unlock(&ctx->mu);
+    return NULL;
+}
+
+void sp_runtime_drop_inflight(spate_ctx *ctx)
+{
+    for (int i = 0; i < ctx->nnodes; i++) {
+        spate_stream *s = ctx->nodes[i];
+        for (int w = 0; s->inst && w < ctx->workers; w++) {
+            sp_op *op = s->inst[w];
+            for (int c = 0; op && c < op->nchans; c++) {
+                sp_chan *ch = &op->chans[c];
+                sp_msg m;
+                while (ch->ring && sp_ring_pop(ch->ring, &m))
+                    if (m.kind == SP_MSG_DATA) sp_batch_free(m.b);
+                for (int k = 0; k < ch->nheld; k++)
+                    if (ch->held[k].kind == SP_MSG_DATA) sp_batch_free(ch->held[k].b);
+                ch->nheld = 0;
+            }
+        }
+    }
+}
