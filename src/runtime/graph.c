@@ -9,6 +9,7 @@
  * forward edges from single nodes - a map after a file source stays on worker 0
  * with it, fused. An exchange edge gets one ring per (upstream instance,
  * downstream instance) pair; a forward edge gets one channel on the same worker.
+ * With a single worker every edge is forward.
  */
 #include "runtime/worker.h"
 
@@ -169,6 +170,9 @@ int sp_graph_compile(spate_ctx *ctx)
     for (int i = 0; i < ctx->nnodes; i++) {
         spate_stream *s = ctx->nodes[i];
         place(s);
+        /* One worker: every instance is on it, so an exchange is just a call. Keyed
+         * operators compute the hashes the exchange would have carried. */
+        for (int p = 0; ctx->workers == 1 && p < s->ninputs; p++) s->ex[p] = SP_EX_FORWARD;
         for (int p = 0; p < s->ninputs; p++)
             if (add_edge(s->in[p], s, p)) return sp_err(SPATE_ENOMEM, "out of memory");
         if (make_instances(ctx, s)) return sp_err(SPATE_ENOMEM, "out of memory");
