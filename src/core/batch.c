@@ -51,12 +51,14 @@ int sp_batch_reset(sp_batch *b, const spate_schema *schema)
     size_t null_words = (b->cap + 63) / 64;
     for (int i = 0; i < ncols; i++) {
         sp_vec *v = &b->cols[i];
+        /* Each buffer on its own: after a failed allocation a later reset retries the
+         * missing one instead of keeping a column with data but no null bitmap. */
         if (!v->data) {
             v->data_bytes = (size_t)b->cap * sizeof(spate_str);
             v->data = malloc(v->data_bytes);
-            v->nulls = calloc(null_words, sizeof(uint64_t));
-            if (!v->data || !v->nulls) return SPATE_ENOMEM;
         }
+        if (!v->nulls) v->nulls = calloc(null_words, sizeof(uint64_t));
+        if (!v->data || !v->nulls) return SPATE_ENOMEM;
         v->type = schema->f[i].type;
         if (v->has_nulls) memset(v->nulls, 0, null_words * sizeof(uint64_t));
         v->has_nulls = 0;

@@ -66,6 +66,14 @@ int sp_buf_put_json_escaped(sp_buf *b, const char *s, size_t n)
     return 0;
 }
 
+int sp_buf_put_double(sp_buf *b, double x)
+{
+    char num[40];
+    snprintf(num, sizeof num, "%.15g", x);
+    if (strtod(num, NULL) != x) snprintf(num, sizeof num, "%.17g", x);
+    return sp_buf_put(b, num, strlen(num));
+}
+
 void sp_buf_free(sp_buf *b)
 {
     free(b->p);

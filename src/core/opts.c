@@ -20,13 +20,16 @@ int sp_parse_duration_ms(const char *s, int64_t *ms)
     errno = 0;
     char *end;
     double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return SPATE_EINVAL;
+    /* !(v >= 0) also rejects NaN, which compares false with everything. */
+    if (end == s || errno || !(v >= 0)) return SPATE_EINVAL;
     double mult = 1;
     if (!*end || strcmp(end, "ms") == 0) mult = 1;
     else if (strcmp(end, "s") == 0) mult = 1000;
     else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 60000;
     else if (strcmp(end, "h") == 0) mult = 3600000;
     else return SPATE_EINVAL;
+    /* Converting inf or anything past INT64_MAX to int64_t is undefined behaviour. */
+    if (!(v * mult < 9.2e18)) return SPATE_EINVAL;
     *ms = (int64_t)(v * mult);
     return 0;
 }
