@@ -189,7 +189,8 @@ typedef struct spate_metrics {
     uint64_t records_in;     /* records read by sources */
     uint64_t records_out;    /* records written by sinks and outputs */
     uint64_t bad_records;    /* malformed records (skipped, dead-lettered or failed) */
-    uint64_t batches;        /* micro-batches completed (micro-batch style) */
+    uint64_t batches;        /* micro-batch intervals elapsed (micro-batch style); a last
+                                partial batch flushed by the end of input is not counted */
 } spate_metrics;
 int spate_ctx_metrics(const spate_ctx *ctx, spate_metrics *m);
 
@@ -215,7 +216,8 @@ int spate_source_queue(spate_ctx *ctx, const spate_schema *schema, int one_at_a_
                        spate_queue **q, spate_stream **out);
 /* Pushes one item: text in the queue's format (CSV lines of the schema, no header). */
 int spate_queue_push(spate_queue *q, const char *text, size_t len);
-/* No more items: the source ends when the queue is drained. */
+/* No more items: the source ends when the queue is drained. The handle stays valid
+ * until this call, even after the job ended, and must not be used after it. */
 int spate_queue_close(spate_queue *q);
 
 /* ------------------------------------------------------------- operators */
@@ -270,8 +272,11 @@ int spate_reduce_by_key(spate_stream *in, spate_reduce_fn fn, void *ud, spate_st
 int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema,
                          spate_map_fn create, spate_reduce_fn merge_value,
                          spate_reduce_fn merge_combiners, void *ud, spate_stream **out);
-/* groupByKey: fn sees each key with all its values of the batch. fn == NULL emits
- * every (key, value) row with each key's rows adjacent. */
+/* groupByKey: fn sees each key with all its values of the batch and emits zero or
+ * more rows of out_schema with spate_out_emit; the output is the key columns
+ * followed by out_schema's. fn == NULL emits every (key, value) row with each
+ * key's rows adjacent. In the continuous style each input batch is grouped on its
+ * own (values are not kept across batches). cogroup's fn works the same way. */
 int spate_group_by_key(spate_stream *in, const spate_schema *out_schema, spate_group_fn fn,
                        void *ud, spate_stream **out);
 int spate_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn,

@@ -30,6 +30,8 @@ typedef struct sp_source_class {
      * nothing to read returns with no rows. */
     int (*poll)(sp_source *s, sp_batch *b, int *eof);
     void (*close)(sp_source *s);
+    /* Frees the arg given to sp_source_add, with the node. Optional. */
+    void (*arg_free)(void *arg);
 } sp_source_class;
 
 struct sp_source {
@@ -56,6 +58,8 @@ typedef struct sp_sink_class {
     int (*epoch)(sp_sink *k, int64_t time_ms);
     /* Flushes and releases everything; called once after open succeeded. */
     int (*close)(sp_sink *k);
+    /* Frees the arg given to sp_sink_add, with the node. Optional. */
+    void (*arg_free)(void *arg);
 } sp_sink_class;
 
 struct sp_sink {
@@ -70,7 +74,9 @@ struct sp_sink {
 
 /* Adds a source node running cls (spate_source_open, and special sources such as
  * the queue that pass their handle as arg). schema may be NULL for a fixed-schema
- * connector or the text format. */
+ * connector or the text format. On success the node owns arg (cls->arg_free frees
+ * it when the context is freed, whether or not the job ran); on failure the
+ * caller still does. The same holds for sp_sink_add. */
 int sp_source_add(spate_ctx *ctx, const sp_source_class *cls, const spate_schema *schema,
                   const char *const *options, void *arg, spate_stream **out);
 /* Adds a single-instance sink node running cls after stream in. */

@@ -23,6 +23,8 @@ typedef struct conn_cfg {
 static void cfg_free(void *p)
 {
     conn_cfg *c = p;
+    void (*arg_free)(void *) = c->src ? c->src->arg_free : c->sink->arg_free;
+    if (c->arg && arg_free) arg_free(c->arg);
     sp_opts_free(&c->opts);
     free(c);
 }
@@ -106,7 +108,6 @@ int sp_source_add(spate_ctx *ctx, const sp_source_class *cls, const spate_schema
         return rc;
     }
     c->src = cls;
-    c->arg = arg;
     spate_schema *s = NULL;
     rc = source_schema(cls, schema, &c->opts, &s);
     if (rc) {
@@ -120,8 +121,10 @@ int sp_source_add(spate_ctx *ctx, const sp_source_class *cls, const spate_schema
         ctx->nnodes--;
         sp_node_free(*out);
         *out = NULL;
+        return rc;
     }
-    return rc;
+    c->arg = arg;
+    return 0;
 }
 
 int spate_source_open(spate_ctx *ctx, const char *connector, const spate_schema *schema,
@@ -130,15 +133,7 @@ int spate_source_open(spate_ctx *ctx, const char *connector, const spate_schema 
     if (out) *out = NULL;
     if (!connector || !out) return sp_err(SPATE_EINVAL, "connector name and out are required");
     const sp_source_class *cls = sp_source_find(connector);
-    if (!cls) {
-        char names[256] = "";
-        for (int i = 0; sp_source_classes[i]; i++) {
-            if (i) strncat(names, ", ", sizeof names - strlen(names) - 1);
-            strncat(names, sp_source_classes[i]->name, sizeof names - strlen(names) - 1);
-        }
-        return sp_err(SPATE_ENOTFOUND, "unknown source connector '%s' (available: %s)", connector,
-                      names);
-    }
+    if (!cls) return SPATE_ENOTFOUND; /* sp_source_find named the valid ones */
     return sp_source_add(ctx, cls, schema, options, NULL, out);
 }
 
@@ -218,7 +213,6 @@ int sp_sink_add(spate_stream *in, const sp_sink_class *cls, const char *const *o
         return rc;
     }
     c->sink = cls;
-    c->arg = arg;
     c->schema = in->schema;
     if (cls->uses_format && (rc = sp_format_from_opts(&c->fmt, &c->opts, c->schema)) != 0) {
         cfg_free(c);
@@ -226,21 +220,15 @@ int sp_sink_add(spate_stream *in, const sp_sink_class *cls, const char *const *o
     }
     spate_stream *node;
     sp_exchange ex = SP_EX_FORWARD;
-    return sp_node_add(in->ctx, &sink_op, c, NULL, 0, 1, &in, &ex, 1, &node);
+    rc = sp_node_add(in->ctx, &sink_op, c, NULL, 0, 1, &in, &ex, 1, &node);
+    if (!rc) c->arg = arg;
+    return rc;
 }
 
 int spate_sink_open(spate_stream *s, const char *connector, const char *const *options)
 {
     if (!connector) return sp_err(SPATE_EINVAL, "connector name is required");
     const sp_sink_class *cls = sp_sink_find(connector);
-    if (!cls) {
-        char names[256] = "";
-        for (int i = 0; sp_sink_classes[i]; i++) {
-            if (i) strncat(names, ", ", sizeof names - strlen(names) - 1);
-            strncat(names, sp_sink_classes[i]->name, sizeof names - strlen(names) - 1);
-        }
-        return sp_err(SPATE_ENOTFOUND, "unknown sink connector '%s' (available: %s)", connector,
-                      names);
-    }
+    if (!cls) return SPATE_ENOTFOUND; /* sp_sink_find named the valid ones */
     return sp_sink_add(s, cls, options, NULL);
 }

@@ -100,6 +100,13 @@ static int nplaced(const spate_ctx *ctx, const spate_stream *s)
     return s->single ? 1 : ctx->workers;
 }
 
+/* Channels of input port p on each instance: one per upstream instance for an
+ * exchange, one for a forward edge. */
+static int chan_count(const spate_ctx *ctx, const spate_stream *s, int p)
+{
+    return s->ex[p] == SP_EX_FORWARD ? 1 : nplaced(ctx, s->in[p]);
+}
+
 static int make_instances(spate_ctx *ctx, spate_stream *s)
 {
     s->inst = calloc((size_t)ctx->workers, sizeof *s->inst);
@@ -113,12 +120,18 @@ static int make_instances(spate_ctx *ctx, spate_stream *s)
         op->instance = w;
         s->inst[w] = op;
         int nch = 0;
-        for (int p = 0; p < s->ninputs; p++)
-            nch += s->ex[p] == SP_EX_FORWARD ? (s->in[p]->inst[w] != NULL)
-                                             : nplaced(ctx, s->in[p]);
+        for (int p = 0; p < s->ninputs; p++) nch += chan_count(ctx, s, p);
         op->chans = calloc((size_t)(nch ? nch : 1), sizeof *op->chans);
         if (!op->chans) return SPATE_ENOMEM;
         op->nchans = op->nlive = nch;
+        /* A forward input with no upstream instance on this worker never sends:
+         * its channel exists (so channel numbers are the same on every worker)
+         * but is ended from the start. */
+        for (int p = 0, base = 0; p < s->ninputs; base += chan_count(ctx, s, p), p++)
+            if (s->ex[p] == SP_EX_FORWARD && !s->in[p]->inst[w]) {
+                op->chans[base].ended = 1;
+                op->nlive--;
+            }
     }
     return 0;
 }
@@ -128,8 +141,7 @@ static int wire_edge(spate_ctx *ctx, spate_stream *from, sp_edge *e)
 {
     spate_stream *to = e->to;
     int base = 0;
-    for (int p = 0; p < e->port; p++)
-        base += to->ex[p] == SP_EX_FORWARD ? 1 : nplaced(ctx, to->in[p]);
+    for (int p = 0; p < e->port; p++) base += chan_count(ctx, to, p);
     if (e->ex == SP_EX_FORWARD) {
         e->chan = base;
         for (int w = 0; w < ctx->workers; w++)

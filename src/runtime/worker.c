@@ -150,6 +150,7 @@ static int gather_rows(sp_batch *dst, const sp_batch *src, const uint32_t *rows,
         size_t w = sp_type_size(s->type);
         if (sp_type_is_str(s->type)) {
             for (uint32_t i = 0; i < n; i++) {
+                if (sp_vec_is_null(s, rows[i])) continue; /* the cell holds no string */
                 spate_str v = SP_STR(s)[rows[i]];
                 char *p = sp_arena_dup(&dst->arena, v.ptr, v.len);
                 if (!p) return SPATE_ENOMEM;
