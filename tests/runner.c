@@ -15,7 +15,7 @@ int sp_test_failures;
 #define SP_EMPTY_TABLE(t) __attribute__((weak)) const sp_test t[] = {{NULL, NULL}}
 SP_EMPTY_TABLE(tests_core);
 SP_EMPTY_TABLE(tests_formats);
-SP_EMPTY_TABLE(tests_runtime);
+SP_EMPTY_TABLE(tests_keyed);
 SP_EMPTY_TABLE(tests_ops);
 SP_EMPTY_TABLE(tests_connectors);
 SP_EMPTY_TABLE(tests_engine);

@@ -6,12 +6,12 @@
 
 extern const sp_test tests_core[];
 extern const sp_test tests_formats[];
-extern const sp_test tests_runtime[];
+extern const sp_test tests_keyed[];
 extern const sp_test tests_ops[];
 extern const sp_test tests_connectors[];
 extern const sp_test tests_engine[];
 
-static const sp_test *const sp_test_tables[] = {tests_core, tests_formats, tests_runtime,
+static const sp_test *const sp_test_tables[] = {tests_core, tests_formats, tests_keyed,
                                                 tests_ops, tests_connectors,
                                                 tests_engine, NULL};
 

@@ -1,0 +1,350 @@
+/*
+ * join.c - per-micro-batch joins and cogroup of two keyed streams.
+ *
+ * Both inputs are hashed by their keys (or forwarded when already partitioned),
+ * so equal keys of the two sides meet in one instance. The key columns must have
+ * equal types on both sides: keys compare by their type-tagged encoding (an INT 7
+ * is not a BIGINT 7), and the output has one column per key part, of one type.
+ *
+ * Each instance keeps both sides' batches whole during the micro-batch
+ * (sp_keyrows, side 0 = left, side 1 = right) and at the epoch walks the keys in
+ * first-seen order: a join emits the cross product of the key's left and right
+ * rows, padding the missing side with NULLs for the outer kinds; cogroup calls the
+ * user function once per key with both value lists, either possibly empty. Then
+ * the batches go back to the pool and the table is cleared.
+ *
+ * Only the micro-batch style is supported: a join of two unbounded streams
+ * without batches or windows would have to keep every row forever. Windowed
+ * joins arrive with event time.
+ *
+ * Output: the key columns (named as on the left), the left values, then the right
+ * values; a right column whose name is taken gets "_right" appended (again until
+ * it is free). cogroup's output is the key columns followed by out_schema, the
+ * key filled in, rows emitted by the callback with spate_out_emit.
+ */
+#include "core/row.h"
+#include "runtime/runtime.h"
+#include "state/keytable.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct join_cfg {
+    spate_join_kind kind;     /* 0 for cogroup */
+    int nkeys;
+    int nleft, nright;        /* value columns of each side */
+    spate_group_fn fn;        /* cogroup */
+    void *ud;
+    int nuser;                /* columns of cogroup's out_schema */
+} join_cfg;
+
+typedef struct join_state {
+    sp_keyrows kr;
+    sp_batch *out;
+} join_state;
+
+static void release_to_op(void *arg, sp_batch *b)
+{
+    sp_op_release(arg, b);
+}
+
+static int fail_nomem(sp_op *op)
+{
+    return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->node->cls->name);
+}
+
+/* Makes room for one more row in st->out, emitting it when full. */
+static int out_room(sp_op *op, join_state *st)
+{
+    if (st->out && st->out->n == st->out->cap) {
+        sp_batch *full = st->out;
+        st->out = NULL;
+        int rc = sp_op_emit(op, full);
+        if (rc) return rc;
+    }
+    if (!st->out && !(st->out = sp_op_batch(op, NULL))) return fail_nomem(op);
+    return 0;
+}
+
+/* Copies n value columns of a kept row (or NULLs when ref is NULL) to out from
+ * column dc on. */
+static int put_values(sp_batch *out, uint32_t r, int dc, const sp_keyrows *kr,
+                      const sp_rowref *ref, int n)
+{
+    for (int c = 0; c < n; c++) {
+        sp_vec *v = &out->cols[dc + c];
+        if (!ref) {
+            /* The cell gets a defined value too: copies of the batch may read it. */
+            memset((char *)v->data + r * sp_type_size(v->type), 0, sp_type_size(v->type));
+            sp_vec_set_null(v, r);
+        } else if (sp_batch_copy_cell(out, dc + c, r, kr->batches[ref->batch], kr->nkeys + c,
+                                      ref->row)) {
+            return SPATE_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* One joined row from a left and a right row, either of which may be NULL. */
+static int join_row(sp_op *op, join_state *st, const join_cfg *cfg, const sp_rowref *l,
+                    const sp_rowref *r)
+{
+    int rc = out_room(op, st);
+    if (rc) return rc;
+    sp_batch *out = st->out;
+    uint32_t row = out->n;
+    const sp_rowref *k = l ? l : r;
+    const sp_batch *kb = st->kr.batches[k->batch];
+    for (int c = 0; c < cfg->nkeys; c++)
+        if (sp_batch_copy_cell(out, c, row, kb, c, k->row)) return fail_nomem(op);
+    if (put_values(out, row, cfg->nkeys, &st->kr, l, cfg->nleft) ||
+        put_values(out, row, cfg->nkeys + cfg->nleft, &st->kr, r, cfg->nright))
+        return fail_nomem(op);
+    out->n++;
+    return 0;
+}
+
+/* The rows of entry e: the cross product, or one side NULL-padded. */
+static int join_key(sp_op *op, join_state *st, const join_cfg *cfg, uint32_t e)
+{
+    const sp_keyrows *kr = &st->kr;
+    const sp_keyrows_slot *s = sp_keyrows_slot_of(kr, e);
+    uint32_t nl = s->count[0], nr = s->count[1];
+    int keep_left = cfg->kind == SPATE_JOIN_LEFT || cfg->kind == SPATE_JOIN_FULL;
+    int keep_right = cfg->kind == SPATE_JOIN_RIGHT || cfg->kind == SPATE_JOIN_FULL;
+    int rc = 0;
+    if (nl && nr) {
+        for (uint32_t i = 0; i < nl && !rc; i++)
+            for (uint32_t j = 0; j < nr && !rc; j++)
+                rc = join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i),
+                              sp_keyrows_row(kr, e, 1, j));
+    } else if (nl && keep_left) {
+        for (uint32_t i = 0; i < nl && !rc; i++)
+            rc = join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i), NULL);
+    } else if (nr && keep_right) {
+        for (uint32_t j = 0; j < nr && !rc; j++)
+            rc = join_row(op, st, cfg, NULL, sp_keyrows_row(kr, e, 1, j));
+    }
+    return rc;
+}
+
+static int join_all(sp_op *op, join_state *st, const join_cfg *cfg)
+{
+    int rc = 0;
+    for (uint32_t e = 0; e < sp_keytable_count(&st->kr.keys) && !rc; e++)
+        rc = join_key(op, st, cfg, e);
+    if (!rc && st->out) {
+        sp_batch *b = st->out;
+        st->out = NULL;
+        rc = sp_op_emit(op, b);
+    }
+    return rc;
+}
+
+/* Calls the cogroup function once per key, the key columns of its rows filled in. */
+static int cogroup_all(sp_op *op, join_state *st, const join_cfg *cfg)
+{
+    const sp_keyrows *kr = &st->kr;
+    spate_out o;
+    int rc = sp_op_out_open(op, &o, NULL, kr->nkeys, cfg->nuser);
+    if (rc) return rc;
+    spate_group g = {kr, 0, 2};
+    for (uint32_t e = 0; e < sp_keytable_count(&kr->keys) && !rc; e++) {
+        const sp_keyrows_slot *s = sp_keyrows_slot_of(kr, e);
+        if (!s->count[0] && !s->count[1]) continue;
+        const sp_rowref *ref = sp_keyrows_row(kr, e, s->count[0] ? 0 : 1, 0);
+        g.entry = e;
+        o.key_src = kr->batches[ref->batch];
+        o.key_row = ref->row;
+        o.nkeys = kr->nkeys;
+        if ((rc = sp_out_begin(&o))) break;
+        int urc = cfg->fn(&g, &o, cfg->ud);
+        if (urc < 0) rc = sp_op_fail(op, SPATE_EUSER, "cogroup callback returned %d", urc);
+        else if (o.err) rc = sp_op_fail(op, o.err, "cogroup callback: %s", spate_last_error());
+    }
+    int crc = sp_op_out_close(op, &o);
+    return rc ? rc : crc;
+}
+
+static int join_emit(sp_op *op)
+{
+    join_state *st = op->st;
+    const join_cfg *cfg = op->node->cfg;
+    if (st->kr.nbatches == 0) return 0;
+    int rc = sp_keyrows_seal(&st->kr) ? fail_nomem(op) : 0;
+    if (!rc) rc = cfg->fn ? cogroup_all(op, st, cfg) : join_all(op, st, cfg);
+    sp_keyrows_clear(&st->kr, release_to_op, op);
+    return rc;
+}
+
+static int join_open(sp_op *op)
+{
+    const join_cfg *cfg = op->node->cfg;
+    join_state *st = calloc(1, sizeof *st);
+    if (!st) return fail_nomem(op);
+    op->st = st;
+    return sp_keyrows_init(&st->kr, cfg->nkeys) ? fail_nomem(op) : 0;
+}
+
+static int join_push(sp_op *op, int port, sp_batch *b)
+{
+    join_state *st = op->st;
+    if (sp_batch_count(b) == 0) {
+        sp_op_release(op, b);
+        return 0;
+    }
+    if (!b->has_hashes) sp_batch_hash_keys(b, st->kr.nkeys);
+    if (sp_keyrows_add(&st->kr, port, b)) {
+        sp_op_release(op, b);
+        return fail_nomem(op);
+    }
+    return 0;
+}
+
+static int join_epoch(sp_op *op, int64_t time_ms)
+{
+    return join_emit(op);
+}
+
+static void join_close(sp_op *op)
+{
+    join_state *st = op->st;
+    if (!st) return;
+    sp_keyrows_free(&st->kr, release_to_op, op);
+    if (st->out) sp_op_release(op, st->out);
+    free(st);
+    op->st = NULL;
+}
+
+static const sp_op_class join_class = {
+    .name = "join", .open = join_open, .push = join_push, .epoch = join_epoch,
+    .finish = join_emit, .close = join_close, .cfg_free = free,
+};
+static const sp_op_class cogroup_class = {
+    .name = "cogroup", .open = join_open, .push = join_push, .epoch = join_epoch,
+    .finish = join_emit, .close = join_close, .cfg_free = free,
+};
+
+/* Checks that left and right can meet: keyed, same context, equal key types, and
+ * the micro-batch style. */
+static int check_inputs(const spate_stream *l, const spate_stream *r, spate_stream **out,
+                        const char *what)
+{
+    if (out) *out = NULL;
+    if (!l || !r || !out) return sp_err(SPATE_EINVAL, "%s: streams and out must not be NULL", what);
+    if (!l->schema || !r->schema)
+        return sp_err(SPATE_EINVAL, "%s: an input is an output, not a stream", what);
+    if (l->ctx != r->ctx) return sp_err(SPATE_EINVAL, "%s of streams of different contexts", what);
+    if (l->nkeys <= 0 || r->nkeys <= 0)
+        return sp_err(SPATE_EINVAL, "%s needs keyed streams on both sides: use spate_key_by first",
+                      what);
+    if (l->nkeys != r->nkeys)
+        return sp_err(SPATE_ETYPE, "%s: left stream has %d key columns, right stream %d", what,
+                      l->nkeys, r->nkeys);
+    for (int c = 0; c < l->nkeys; c++) {
+        const sp_field *lf = &l->schema->f[c], *rf = &r->schema->f[c];
+        if (lf->type != rf->type)
+            return sp_err(SPATE_ETYPE, "%s: left key '%s' is %s but right key '%s' is %s", what,
+                          lf->name, spate_type_name(lf->type), rf->name,
+                          spate_type_name(rf->type));
+    }
+    if (!sp_ctx_microbatch(l->ctx))
+        return sp_err(SPATE_EUNSUPPORTED, "%s of two streams needs the micro-batch style (set "
+                      "batch.interval.ms); windowed joins arrive with event time", what);
+    return 0;
+}
+
+/* Adds name, or name_right (repeatedly) when name is taken. */
+static int add_unique(spate_schema *s, const char *name, spate_type t)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", name);
+    while (spate_schema_find(s, buf) >= 0) {
+        size_t len = strlen(buf);
+        if (len + sizeof "_right" > sizeof buf)
+            return sp_err(SPATE_EINVAL, "join: cannot rename right column '%s'", name);
+        memcpy(buf + len, "_right", sizeof "_right");
+    }
+    return spate_schema_add(s, buf, t);
+}
+
+static spate_schema *join_schema(const spate_stream *l, const spate_stream *r, int *rc)
+{
+    spate_schema *s = spate_schema_new();
+    *rc = s ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
+    for (int c = 0; c < l->schema->n && !*rc; c++)
+        *rc = spate_schema_add(s, l->schema->f[c].name, l->schema->f[c].type);
+    for (int c = r->nkeys; c < r->schema->n && !*rc; c++)
+        *rc = add_unique(s, r->schema->f[c].name, r->schema->f[c].type);
+    if (*rc) {
+        spate_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Adds the two-input node: each side hashed by key unless already partitioned. */
+static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cls,
+                         join_cfg *cfg, spate_schema *schema, spate_stream **out)
+{
+    spate_stream *in[2] = {l, r};
+    sp_exchange ex[2] = {l->partitioned ? SP_EX_FORWARD : SP_EX_HASH,
+                         r->partitioned ? SP_EX_FORWARD : SP_EX_HASH};
+    cfg->nkeys = l->nkeys;
+    cfg->nleft = l->schema->n - l->nkeys;
+    cfg->nright = r->schema->n - r->nkeys;
+    int rc = sp_node_add(l->ctx, cls, cfg, schema, l->nkeys, 2, in, ex, 0, out);
+    if (rc) {
+        free(cfg);
+        return rc;
+    }
+    (*out)->partitioned = 1;
+    return 0;
+}
+
+/* Per-micro-batch join; output: key, left values, right values (renamed on a
+ * clash). EINVAL unless both are keyed, ETYPE for differing key types,
+ * EUNSUPPORTED in the continuous style. */
+int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
+               spate_stream **out)
+{
+    int rc = check_inputs(left, right, out, "join");
+    if (rc) return rc;
+    if (kind < SPATE_JOIN_INNER || kind > SPATE_JOIN_FULL)
+        return sp_err(SPATE_EINVAL, "join: unknown join kind %d", (int)kind);
+    spate_schema *schema = join_schema(left, right, &rc);
+    if (!schema) return rc;
+    join_cfg *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        spate_schema_free(schema);
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    cfg->kind = kind;
+    return add_join_node(left, right, &join_class, cfg, schema, out);
+}
+
+/* Per-micro-batch cogroup; output: key columns + out_schema; errors as spate_join. */
+int spate_cogroup(spate_stream *left, spate_stream *right, const spate_schema *out_schema,
+                  spate_group_fn fn, void *ud, spate_stream **out)
+{
+    int rc = check_inputs(left, right, out, "cogroup");
+    if (rc) return rc;
+    if (!fn || !out_schema)
+        return sp_err(SPATE_EINVAL, "cogroup needs a function and its out_schema");
+    spate_schema *schema = spate_schema_new();
+    rc = schema ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
+    for (int c = 0; c < left->nkeys && !rc; c++)
+        rc = spate_schema_add(schema, left->schema->f[c].name, left->schema->f[c].type);
+    for (int c = 0; c < out_schema->n && !rc; c++)
+        rc = spate_schema_add(schema, out_schema->f[c].name, out_schema->f[c].type);
+    join_cfg *cfg = rc ? NULL : calloc(1, sizeof *cfg);
+    if (!cfg) {
+        spate_schema_free(schema);
+        return rc ? rc : sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    cfg->fn = fn;
+    cfg->ud = ud;
+    cfg->nuser = out_schema->n;
+    return add_join_node(left, right, &cogroup_class, cfg, schema, out);
+}

@@ -1,0 +1,1055 @@
+/*
+ * keyed.c - aggregations: reduce, count, countByValue, reduceByKey, combineByKey,
+ * groupByKey and the built-in keyed aggregates.
+ *
+ * Placement. Keyed operators take a keyed input (spate_key_by) through a HASH
+ * exchange, or FORWARD when the input already sits on the worker owning each key
+ * (`partitioned`); each instance then owns whole keys and needs no locks. Their
+ * output is keyed by the same columns and partitioned. Stream-wide reduce and
+ * count GATHER everything into one instance on worker 0; countByValue keys the
+ * stream by all its columns (spate_key_by) and counts per key.
+ *
+ * When results come out:
+ *  - micro-batch style, per batch (Spark's reduceByKey): the table fills during
+ *    the micro-batch; at its end (epoch) one row per key goes out, in first-seen
+ *    order, and the table is cleared;
+ *  - micro-batch style, running (aggregate_by_key with running != 0, Flink's
+ *    rolling aggregate): the table is never cleared; each epoch emits the keys the
+ *    micro-batch updated, in the order the micro-batch first touched them;
+ *  - continuous style: there is no micro-batch, so every keyed aggregation is a
+ *    running aggregation in update mode - after each input batch, the keys that
+ *    batch touched go out with their current result;
+ *  - finish (all inputs ended) emits what is still pending, as an epoch would.
+ * A value area starts with a 32-bit mark: the emission round that last touched
+ * the key. Touching a key whose mark is stale appends it to the dirty list, which
+ * is what an emission walks, in every mode.
+ *
+ * Built-in aggregates are vectorized: a first pass maps every live row to its
+ * entry, then each aggregate runs one tight loop over its column. SQL semantics:
+ * COUNT counts rows, SUM/MIN/MAX/AVG skip NULLs and give NULL for a key with no
+ * non-NULL value. Integer SUM wraps around on overflow rather than failing.
+ * MIN/MAX of strings copy the winner into an arena of the instance; per batch it
+ * is reset with the table, in running mode it grows with every new extreme (a
+ * known cost of long-running string MIN/MAX, to be reclaimed by compaction).
+ *
+ * reduce, reduceByKey and combineByKey fold user callbacks. The accumulator of
+ * entry e is row e of a chunked value store (batches of ACC_ROWS rows of the
+ * accumulator schema), so a callback sees accumulator and new value as ordinary
+ * spate_row views and writes the combination into a one-row scratch batch that is
+ * then copied back. Strings of replaced accumulators stay in the store's arenas:
+ * freed at the epoch per batch, kept in the running (continuous) mode - the same
+ * growth as string MIN/MAX above. merge_combiners is validated and kept for API
+ * parity and future map-side combining: here each key lives on exactly one
+ * worker, so two partial combiners of one key never meet.
+ *
+ * groupByKey keeps the arriving batches whole (sp_keyrows) until the epoch and
+ * then walks each key's rows. With a callback, the output is the key columns
+ * followed by out_schema: the key is filled in, and the callback emits zero or
+ * more rows with spate_out_emit (flatMap style). In the continuous style each
+ * input batch is grouped and emitted on its own, because keeping every value of a
+ * key forever would grow without bound.
+ */
+#include "core/row.h"
+#include "runtime/runtime.h"
+#include "state/keytable.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ACC_ROWS = 1024, MARK_BYTES = 8 };
+
+/* ------------------------------------------------------ shared helpers */
+
+static int check_stream(const spate_stream *in, spate_stream **out, const char *what)
+{
+    if (out) *out = NULL;
+    if (!in || !out) return sp_err(SPATE_EINVAL, "%s: stream and out must not be NULL", what);
+    if (!in->schema) return sp_err(SPATE_EINVAL, "%s: the input is an output, not a stream", what);
+    return 0;
+}
+
+static int check_keyed(const spate_stream *in, spate_stream **out, const char *what)
+{
+    int rc = check_stream(in, out, what);
+    if (rc) return rc;
+    if (in->nkeys <= 0)
+        return sp_err(SPATE_EINVAL, "%s needs a keyed stream: use spate_key_by first", what);
+    return 0;
+}
+
+/* Appends columns [from, to) of src to dst; fails on a duplicate name. */
+static int schema_append(spate_schema *dst, const spate_schema *src, int from, int to)
+{
+    for (int c = from; c < to; c++) {
+        int rc = spate_schema_add(dst, src->f[c].name, src->f[c].type);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Adds a node fed from a keyed input: one instance per worker, rows hashed to the
+ * worker owning their key unless they already are there. Frees cfg on failure. */
+static int add_keyed_node(spate_stream *in, const sp_op_class *cls, void *cfg,
+                          spate_schema *schema, spate_stream **out)
+{
+    sp_exchange ex = in->partitioned ? SP_EX_FORWARD : SP_EX_HASH;
+    int rc = sp_node_add(in->ctx, cls, cfg, schema, in->nkeys, 1, &in, &ex, 0, out);
+    if (rc) {
+        cls->cfg_free(cfg);
+        return rc;
+    }
+    (*out)->partitioned = 1;
+    return 0;
+}
+
+/* Adds a single-instance node on worker 0 that gathers every row. */
+static int add_gather_node(spate_stream *in, const sp_op_class *cls, void *cfg,
+                           spate_schema *schema, spate_stream **out)
+{
+    sp_exchange ex = SP_EX_GATHER;
+    int rc = sp_node_add(in->ctx, cls, cfg, schema, 0, 1, &in, &ex, 1, out);
+    if (rc) cls->cfg_free(cfg);
+    return rc;
+}
+
+/* The exchange hashes keyed rows; rows that came FORWARD may not carry hashes. */
+static void ensure_hashes(sp_batch *b, int nkeys)
+{
+    if (nkeys > 0 && !b->has_hashes) sp_batch_hash_keys(b, nkeys);
+}
+
+static inline uint64_t row_hash(const sp_batch *b, uint32_t r, int nkeys)
+{
+    return nkeys > 0 ? b->hashes[r] : 0;
+}
+
+static void release_to_op(void *arg, sp_batch *b)
+{
+    sp_op_release(arg, b);
+}
+
+/* Makes room for one more output row in *cur, emitting it when full. */
+static int out_room(sp_op *op, sp_batch **cur)
+{
+    if (*cur && (*cur)->n == (*cur)->cap) {
+        sp_batch *full = *cur;
+        *cur = NULL;
+        int rc = sp_op_emit(op, full);
+        if (rc) return rc;
+    }
+    if (!*cur && !(*cur = sp_op_batch(op, NULL)))
+        return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->node->cls->name);
+    return 0;
+}
+
+static int out_flush(sp_op *op, sp_batch **cur)
+{
+    sp_batch *b = *cur;
+    *cur = NULL;
+    return b ? sp_op_emit(op, b) : 0;
+}
+
+static int fail_nomem(sp_op *op)
+{
+    return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory in keyed state", op->node->cls->name);
+}
+
+/* ------------------------------------------- keyed table with a dirty list */
+
+typedef struct keyed {
+    sp_keytable t;
+    uint32_t *dirty;      /* entries touched since the last emission, first touch first */
+    uint32_t ndirty, cap_dirty;
+    uint32_t round;       /* current emission round (>= 1), compared with the marks */
+    int per_batch;        /* clear the table after each emission */
+    int continuous;       /* emit after every input batch */
+    sp_batch *out;        /* output batch being filled */
+} keyed;
+
+static int keyed_init(keyed *k, sp_op *op, size_t value_size, int running)
+{
+    memset(k, 0, sizeof *k);
+    k->round = 1;
+    k->continuous = !sp_ctx_microbatch(op->node->ctx);
+    k->per_batch = !k->continuous && !running;
+    return sp_keytable_init(&k->t, MARK_BYTES + value_size);
+}
+
+static void keyed_free(keyed *k, sp_op *op)
+{
+    sp_keytable_free(&k->t);
+    free(k->dirty);
+    if (k->out) sp_op_release(op, k->out);
+}
+
+/* Entry of the key of row r, marked dirty; (uint32_t)-1 when out of memory. */
+static uint32_t keyed_touch(keyed *k, const sp_batch *b, uint32_t r, int nkeys, int *inserted)
+{
+    uint32_t *mark = sp_keytable_find_or_insert(&k->t, row_hash(b, r, nkeys), b, r, nkeys,
+                                                inserted);
+    if (!mark) return (uint32_t)-1;
+    uint32_t e = sp_keytable_index(&k->t, mark);
+    if (*mark == k->round) return e;
+    if (k->ndirty == k->cap_dirty) {
+        uint32_t cap = k->cap_dirty ? k->cap_dirty * 2 : 256;
+        uint32_t *d = realloc(k->dirty, (size_t)cap * sizeof *d);
+        if (!d) return (uint32_t)-1;
+        k->dirty = d;
+        k->cap_dirty = cap;
+    }
+    *mark = k->round;
+    k->dirty[k->ndirty++] = e;
+    return e;
+}
+
+/* Value area of entry e past its mark. */
+static inline void *keyed_value(const keyed *k, uint32_t e)
+{
+    return (uint8_t *)sp_keytable_value(&k->t, e) + MARK_BYTES;
+}
+
+/* Ends an emission round: forgets the dirty list, and the keys when per batch. */
+static void keyed_round_done(keyed *k)
+{
+    k->ndirty = 0;
+    k->round++;
+    if (k->per_batch) sp_keytable_clear(&k->t);
+}
+
+/* ------------------------------------------------- built-in aggregates */
+
+typedef enum {
+    AG_COUNT, AG_SUM_I, AG_SUM_D, AG_AVG_I, AG_AVG_D,
+    AG_MIN_I, AG_MAX_I, AG_MIN_D, AG_MAX_D, AG_MIN_S, AG_MAX_S
+} ag_op;
+
+typedef struct ag_spec {
+    ag_op op;
+    int col;              /* input column (unused for COUNT) */
+} ag_spec;
+
+typedef struct ag_cfg {
+    int nkeys;            /* key columns of the input; 0 = stream-wide */
+    int naggs;
+    int running;          /* never clear: emit the keys each micro-batch updated */
+    ag_spec *aggs;
+} ag_cfg;
+
+/* Accumulator of one aggregate of one key. */
+typedef struct ag_cell {
+    union {
+        int64_t i;
+        double d;
+        spate_str s;
+    } v;
+    int64_t n;            /* rows folded in: all rows for COUNT, non-NULL ones otherwise */
+} ag_cell;
+
+typedef struct ag_state {
+    keyed k;
+    uint32_t *ent;        /* entry of each live row of the batch being folded */
+    uint32_t cap_ent;
+    sp_arena strs;        /* MIN/MAX string values */
+} ag_state;
+
+static inline ag_cell *ag_cells(const ag_state *st, uint32_t e)
+{
+    return keyed_value(&st->k, e);
+}
+
+static int str_less(spate_str a, spate_str b)
+{
+    int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+    return c < 0 || (c == 0 && a.len < b.len);
+}
+
+static void ag_fold_count(ag_state *st, int a, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) ag_cells(st, st->ent[i])[a].n++;
+}
+
+static void ag_fold_int(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
+{
+    uint32_t n = sp_batch_count(b);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = sp_batch_phys(b, i);
+        if (sp_vec_is_null(v, r)) continue;
+        ag_cell *c = &ag_cells(st, st->ent[i])[a];
+        int64_t x = sp_vec_get_int(v, r);
+        if (op == AG_SUM_I) c->v.i = (int64_t)((uint64_t)c->v.i + (uint64_t)x);
+        else if (op == AG_AVG_I) c->v.d += (double)x;
+        else if (c->n == 0 || (op == AG_MIN_I ? x < c->v.i : x > c->v.i)) c->v.i = x;
+        c->n++;
+    }
+}
+
+static void ag_fold_double(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
+{
+    uint32_t n = sp_batch_count(b);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = sp_batch_phys(b, i);
+        if (sp_vec_is_null(v, r)) continue;
+        ag_cell *c = &ag_cells(st, st->ent[i])[a];
+        double x = SP_F64(v)[r];
+        if (op == AG_SUM_D || op == AG_AVG_D) c->v.d += x;
+        else if (c->n == 0 || (op == AG_MIN_D ? x < c->v.d : x > c->v.d)) c->v.d = x;
+        c->n++;
+    }
+}
+
+static int ag_fold_str(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
+{
+    uint32_t n = sp_batch_count(b);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = sp_batch_phys(b, i);
+        if (sp_vec_is_null(v, r)) continue;
+        ag_cell *c = &ag_cells(st, st->ent[i])[a];
+        spate_str x = SP_STR(v)[r];
+        if (c->n++ > 0 && (op == AG_MIN_S ? !str_less(x, c->v.s) : !str_less(c->v.s, x)))
+            continue;
+        char *p = sp_arena_dup(&st->strs, x.ptr, x.len);
+        if (!p) return SPATE_ENOMEM;
+        c->v.s = (spate_str){p, x.len};
+    }
+    return 0;
+}
+
+static int ag_fold(ag_state *st, const ag_spec *s, int a, const sp_batch *b)
+{
+    const sp_vec *v = s->op == AG_COUNT ? NULL : &b->cols[s->col];
+    switch (s->op) {
+    case AG_COUNT: ag_fold_count(st, a, sp_batch_count(b)); return 0;
+    case AG_SUM_I:
+    case AG_AVG_I:
+    case AG_MIN_I:
+    case AG_MAX_I: ag_fold_int(st, a, s->op, b, v); return 0;
+    case AG_SUM_D:
+    case AG_AVG_D:
+    case AG_MIN_D:
+    case AG_MAX_D: ag_fold_double(st, a, s->op, b, v); return 0;
+    case AG_MIN_S:
+    case AG_MAX_S: return ag_fold_str(st, a, s->op, b, v);
+    }
+    return 0;
+}
+
+/* Writes aggregate a of cell c into column col of row r of out. */
+static int ag_write(const ag_spec *s, const ag_cell *c, sp_batch *out, int col, uint32_t r)
+{
+    sp_vec *v = &out->cols[col];
+    if (s->op == AG_COUNT) {
+        SP_I64(v)[r] = c->n;
+        return 0;
+    }
+    if (c->n == 0) {
+        /* The cell gets a defined value too: copies of the batch may read it. */
+        memset((char *)v->data + r * sp_type_size(v->type), 0, sp_type_size(v->type));
+        sp_vec_set_null(v, r);
+        return 0;
+    }
+    switch (s->op) {
+    case AG_AVG_I:
+    case AG_AVG_D: SP_F64(v)[r] = c->v.d / (double)c->n; break;
+    case AG_SUM_D:
+    case AG_MIN_D:
+    case AG_MAX_D: SP_F64(v)[r] = c->v.d; break;
+    case AG_MIN_S:
+    case AG_MAX_S: {
+        char *p = sp_arena_dup(&out->arena, c->v.s.ptr, c->v.s.len);
+        if (!p) return SPATE_ENOMEM;
+        SP_STR(v)[r] = (spate_str){p, c->v.s.len};
+        break;
+    }
+    default: sp_vec_put_int(v, r, c->v.i); break;
+    }
+    return 0;
+}
+
+/* One output row: the key of entry e (when keyed) and its aggregates; cells NULL
+ * for a stream-wide aggregate over no rows (COUNT 0, the others NULL). */
+static int ag_emit_row(sp_op *op, ag_state *st, const ag_cfg *cfg, const ag_cell *cells,
+                       uint32_t e)
+{
+    static const ag_cell none;
+    int rc = out_room(op, &st->k.out);
+    if (rc) return rc;
+    sp_batch *out = st->k.out;
+    uint32_t r = out->n;
+    if (cfg->nkeys > 0 && sp_keytable_write_key(&st->k.t, e, out, r)) return fail_nomem(op);
+    for (int a = 0; a < cfg->naggs; a++)
+        if (ag_write(&cfg->aggs[a], cells ? &cells[a] : &none, out, cfg->nkeys + a, r))
+            return fail_nomem(op);
+    out->n++;
+    return 0;
+}
+
+static int ag_emit(sp_op *op, int at_epoch)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    int rc = 0;
+    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++)
+        rc = ag_emit_row(op, st, cfg, ag_cells(st, st->k.dirty[i]), st->k.dirty[i]);
+    /* A stream-wide count of an empty micro-batch is 0, as in Spark, not absent. */
+    if (!rc && at_epoch && cfg->nkeys == 0 && st->k.per_batch && st->k.ndirty == 0)
+        rc = ag_emit_row(op, st, cfg, NULL, 0);
+    if (!rc) rc = out_flush(op, &st->k.out);
+    keyed_round_done(&st->k);
+    if (st->k.per_batch) sp_arena_reset(&st->strs);
+    return rc;
+}
+
+static int ag_open(sp_op *op)
+{
+    const ag_cfg *cfg = op->node->cfg;
+    ag_state *st = calloc(1, sizeof *st);
+    if (!st) return fail_nomem(op);
+    op->st = st;
+    if (keyed_init(&st->k, op, (size_t)cfg->naggs * sizeof(ag_cell), cfg->running))
+        return fail_nomem(op);
+    return 0;
+}
+
+/* Maps every live row of b to its entry in st->ent. */
+static int ag_map_rows(sp_op *op, ag_state *st, const ag_cfg *cfg, const sp_batch *b)
+{
+    uint32_t n = sp_batch_count(b);
+    if (n > st->cap_ent) {
+        uint32_t *p = realloc(st->ent, (size_t)n * sizeof *p);
+        if (!p) return fail_nomem(op);
+        st->ent = p;
+        st->cap_ent = n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int ins;
+        st->ent[i] = keyed_touch(&st->k, b, sp_batch_phys(b, i), cfg->nkeys, &ins);
+        if (st->ent[i] == (uint32_t)-1) return fail_nomem(op);
+    }
+    return 0;
+}
+
+static int ag_push(sp_op *op, int port, sp_batch *b)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    ensure_hashes(b, cfg->nkeys);
+    int rc = ag_map_rows(op, st, cfg, b);
+    for (int a = 0; a < cfg->naggs && !rc; a++)
+        if (ag_fold(st, &cfg->aggs[a], a, b)) rc = fail_nomem(op);
+    sp_op_release(op, b);
+    if (!rc && st->k.continuous) rc = ag_emit(op, 0);
+    return rc;
+}
+
+static int ag_epoch(sp_op *op, int64_t time_ms)
+{
+    return ag_emit(op, 1);
+}
+
+static int ag_finish(sp_op *op)
+{
+    return ag_emit(op, 0);
+}
+
+static void ag_close(sp_op *op)
+{
+    ag_state *st = op->st;
+    if (!st) return;
+    keyed_free(&st->k, op);
+    free(st->ent);
+    sp_arena_free(&st->strs);
+    free(st);
+    op->st = NULL;
+}
+
+static void ag_cfg_free(void *p)
+{
+    ag_cfg *cfg = p;
+    if (!cfg) return;
+    free(cfg->aggs);
+    free(cfg);
+}
+
+static const sp_op_class ag_class = {
+    .name = "aggregate", .open = ag_open, .push = ag_push, .epoch = ag_epoch,
+    .finish = ag_finish, .close = ag_close, .cfg_free = ag_cfg_free,
+};
+
+/* Chooses the accumulator kind for agg over a column of type t, and its output
+ * type; SPATE_ETYPE when the kind does not apply to t. */
+static int ag_resolve(const spate_agg *agg, spate_type t, ag_op *op, spate_type *out_type)
+{
+    int isint = sp_type_is_int(t), isdbl = t == SPATE_FLOAT64;
+    switch (agg->kind) {
+    case SPATE_AGG_SUM:
+        *op = isdbl ? AG_SUM_D : AG_SUM_I;
+        *out_type = isdbl ? SPATE_FLOAT64 : SPATE_INT64;
+        return isint || isdbl ? 0 : SPATE_ETYPE;
+    case SPATE_AGG_AVG:
+        *op = isdbl ? AG_AVG_D : AG_AVG_I;
+        *out_type = SPATE_FLOAT64;
+        return isint || isdbl ? 0 : SPATE_ETYPE;
+    case SPATE_AGG_MIN:
+        *op = isdbl ? AG_MIN_D : isint ? AG_MIN_I : AG_MIN_S;
+        *out_type = t;
+        return 0;
+    case SPATE_AGG_MAX:
+        *op = isdbl ? AG_MAX_D : isint ? AG_MAX_I : AG_MAX_S;
+        *out_type = t;
+        return 0;
+    default: return SPATE_EINVAL;
+    }
+}
+
+static const char *ag_kind_name(spate_agg_kind k)
+{
+    switch (k) {
+    case SPATE_AGG_COUNT: return "count";
+    case SPATE_AGG_SUM: return "sum";
+    case SPATE_AGG_MIN: return "min";
+    case SPATE_AGG_MAX: return "max";
+    case SPATE_AGG_AVG: return "avg";
+    }
+    return "?";
+}
+
+/* Resolves aggregate i against the input schema and adds its output column. */
+static int ag_add_spec(const spate_schema *in, const spate_agg *agg, ag_spec *spec,
+                       spate_schema *out)
+{
+    if (agg->kind < SPATE_AGG_COUNT || agg->kind > SPATE_AGG_AVG)
+        return sp_err(SPATE_EINVAL, "aggregate_by_key: unknown aggregate kind %d", (int)agg->kind);
+    char name[256];
+    spate_type t = SPATE_INT64;
+    spec->op = AG_COUNT;
+    spec->col = -1;
+    if (agg->kind != SPATE_AGG_COUNT) {
+        spec->col = agg->column ? spate_schema_find(in, agg->column) : SPATE_ENOTFOUND;
+        if (spec->col < 0)
+            return sp_err(SPATE_ENOTFOUND, "aggregate_by_key: no column '%s' to %s",
+                          agg->column ? agg->column : "(null)", ag_kind_name(agg->kind));
+        spate_type ct = in->f[spec->col].type;
+        if (ag_resolve(agg, ct, &spec->op, &t))
+            return sp_err(SPATE_ETYPE, "aggregate_by_key: cannot %s column '%s' of type %s",
+                          ag_kind_name(agg->kind), agg->column, spate_type_name(ct));
+    }
+    if (agg->as) snprintf(name, sizeof name, "%s", agg->as);
+    else if (agg->kind == SPATE_AGG_COUNT) snprintf(name, sizeof name, "count");
+    else snprintf(name, sizeof name, "%s_%s", ag_kind_name(agg->kind), agg->column);
+    return spate_schema_add(out, name, t);
+}
+
+/* Builds the configuration and output schema of an aggregate keyed by the first
+ * nkeys columns of in (0 = stream-wide). */
+static int ag_build(const spate_stream *in, int nkeys, int naggs, const spate_agg *aggs,
+                    ag_cfg **cfg_out, spate_schema **schema_out)
+{
+    ag_cfg *cfg = calloc(1, sizeof *cfg);
+    spate_schema *schema = spate_schema_new();
+    int rc = cfg && schema ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
+    if (!rc && !(cfg->aggs = calloc((size_t)naggs, sizeof *cfg->aggs)))
+        rc = sp_err(SPATE_ENOMEM, "out of memory");
+    if (!rc) rc = schema_append(schema, in->schema, 0, nkeys);
+    for (int a = 0; a < naggs && !rc; a++)
+        rc = ag_add_spec(in->schema, &aggs[a], &cfg->aggs[a], schema);
+    if (rc) {
+        ag_cfg_free(cfg);
+        spate_schema_free(schema);
+        return rc;
+    }
+    cfg->nkeys = nkeys;
+    cfg->naggs = naggs;
+    *cfg_out = cfg;
+    *schema_out = schema;
+    return 0;
+}
+
+/* Built-in aggregates per key; output: key columns, then one column per aggregate
+ * named `as` (default "count" or "<kind>_<column>"). EINVAL for an unkeyed input
+ * or no aggregates, ENOTFOUND for an unknown column, ETYPE for SUM/AVG of a
+ * non-numeric column. */
+int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, int running,
+                           spate_stream **out)
+{
+    int rc = check_keyed(in, out, "aggregate_by_key");
+    if (rc) return rc;
+    if (naggs <= 0 || !aggs)
+        return sp_err(SPATE_EINVAL, "aggregate_by_key needs at least one aggregate");
+    ag_cfg *cfg;
+    spate_schema *schema;
+    rc = ag_build(in, in->nkeys, naggs, aggs, &cfg, &schema);
+    if (rc) return rc;
+    cfg->running = running != 0;
+    return add_keyed_node(in, &ag_class, cfg, schema, out);
+}
+
+/* Rows per micro-batch (0 for an empty one), or the running count in the
+ * continuous style; one instance on worker 0. */
+int spate_count(spate_stream *in, spate_stream **out)
+{
+    int rc = check_stream(in, out, "count");
+    if (rc) return rc;
+    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count"};
+    ag_cfg *cfg;
+    spate_schema *schema;
+    rc = ag_build(in, 0, 1, &count, &cfg, &schema);
+    if (rc) return rc;
+    return add_gather_node(in, &ag_class, cfg, schema, out);
+}
+
+/* Keys the stream by all its columns (spate_key_by) and counts each distinct row. */
+int spate_count_by_value(spate_stream *in, spate_stream **out)
+{
+    int rc = check_stream(in, out, "count_by_value");
+    if (rc) return rc;
+    int n = in->schema->n;
+    const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
+    if (!names) return sp_err(SPATE_ENOMEM, "out of memory");
+    for (int c = 0; c < n; c++) names[c] = in->schema->f[c].name;
+    spate_stream *keyed_in;
+    rc = spate_key_by(in, n, names, &keyed_in);
+    free(names);
+    if (rc) return rc;
+    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count"};
+    return spate_aggregate_by_key(keyed_in, 1, &count, 0, out);
+}
+
+/* ------------------------------------ reduce, reduceByKey, combineByKey */
+
+typedef struct fold_cfg {
+    int nkeys;                /* key columns of the input; 0 = stream-wide */
+    int nvals;                /* value columns of the input */
+    spate_schema *acc;        /* accumulator schema: the values, or the combiner */
+    spate_map_fn create;      /* NULL: a key's first value is its accumulator */
+    spate_reduce_fn merge;    /* (accumulator, value) -> accumulator */
+    spate_reduce_fn merge_combiners;
+    void *ud;
+    const char *what;         /* API name for messages */
+} fold_cfg;
+
+typedef struct fold_state {
+    keyed k;
+    sp_batch **chunks;        /* accumulator of entry e: row e % ACC_ROWS of chunk e / ACC_ROWS */
+    uint32_t nchunks, cap_chunks;
+    sp_batch *scratch;        /* one row: what a callback builds */
+    spate_out o;
+} fold_state;
+
+static sp_batch *fold_chunk(fold_state *st, const fold_cfg *cfg, uint32_t e)
+{
+    uint32_t c = e / ACC_ROWS;
+    if (c < st->nchunks) return st->chunks[c];
+    if (st->nchunks == st->cap_chunks) {
+        uint32_t cap = st->cap_chunks ? st->cap_chunks * 2 : 8;
+        sp_batch **p = realloc(st->chunks, (size_t)cap * sizeof *p);
+        if (!p) return NULL;
+        st->chunks = p;
+        st->cap_chunks = cap;
+    }
+    sp_batch *b = sp_batch_new(ACC_ROWS);
+    if (!b || sp_batch_reset(b, cfg->acc)) {
+        sp_batch_free(b);
+        return NULL;
+    }
+    b->n = ACC_ROWS;
+    st->chunks[st->nchunks++] = b;
+    return b;
+}
+
+static int scratch_full(spate_out *o, void *arg)
+{
+    return sp_err(SPATE_EINVAL, "a reduce or combine callback builds exactly one row: "
+                                "do not call spate_out_emit there");
+}
+
+/* Starts a fresh one-row output for a callback. */
+static spate_out *scratch_begin(fold_state *st, const fold_cfg *cfg)
+{
+    st->scratch->n = 0;
+    sp_arena_reset(&st->scratch->arena);
+    sp_out_init(&st->o, st->scratch, 0, cfg->acc->n, scratch_full, NULL);
+    sp_out_begin(&st->o);
+    return &st->o;
+}
+
+/* Checks the callback's outcome and copies the row it built to accumulator e. */
+static int scratch_end(sp_op *op, fold_state *st, const fold_cfg *cfg, int urc, sp_batch *chunk,
+                       uint32_t row)
+{
+    if (urc < 0) return sp_op_fail(op, SPATE_EUSER, "%s callback returned %d", cfg->what, urc);
+    if (st->o.err)
+        return sp_op_fail(op, st->o.err, "%s callback: %s", cfg->what, spate_last_error());
+    for (int c = 0; c < cfg->acc->n; c++)
+        if (sp_batch_copy_cell(chunk, c, row, st->scratch, c, 0)) return fail_nomem(op);
+    return 0;
+}
+
+/* Folds physical row r of b into the accumulator of its key. */
+static int fold_row(sp_op *op, fold_state *st, const fold_cfg *cfg, const sp_batch *b, uint32_t r)
+{
+    int inserted;
+    uint32_t e = keyed_touch(&st->k, b, r, cfg->nkeys, &inserted);
+    sp_batch *chunk = e == (uint32_t)-1 ? NULL : fold_chunk(st, cfg, e);
+    if (!chunk) return fail_nomem(op);
+    uint32_t ar = e % ACC_ROWS;
+    spate_row val, acc;
+    sp_row_set(&val, b, r, cfg->nkeys, cfg->nvals);
+    sp_row_set(&acc, chunk, ar, 0, cfg->acc->n);
+    if (inserted && !cfg->create) {
+        for (int c = 0; c < cfg->nvals; c++)
+            if (sp_batch_copy_cell(chunk, c, ar, b, cfg->nkeys + c, r)) return fail_nomem(op);
+        return 0;
+    }
+    spate_out *o = scratch_begin(st, cfg);
+    int urc = inserted ? cfg->create(&val, o, cfg->ud) : cfg->merge(&acc, &val, o, cfg->ud);
+    return scratch_end(op, st, cfg, urc, chunk, ar);
+}
+
+static int fold_emit(sp_op *op)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    int rc = 0;
+    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++) {
+        uint32_t e = st->k.dirty[i];
+        if ((rc = out_room(op, &st->k.out))) break;
+        sp_batch *out = st->k.out, *chunk = st->chunks[e / ACC_ROWS];
+        uint32_t r = out->n;
+        if (cfg->nkeys > 0 && sp_keytable_write_key(&st->k.t, e, out, r)) rc = fail_nomem(op);
+        for (int c = 0; c < cfg->acc->n && !rc; c++)
+            if (sp_batch_copy_cell(out, cfg->nkeys + c, r, chunk, c, e % ACC_ROWS))
+                rc = fail_nomem(op);
+        out->n++;
+    }
+    if (!rc) rc = out_flush(op, &st->k.out);
+    if (st->k.per_batch)
+        for (uint32_t c = 0; c < st->nchunks; c++) sp_arena_reset(&st->chunks[c]->arena);
+    keyed_round_done(&st->k);
+    return rc;
+}
+
+static int fold_open(sp_op *op)
+{
+    const fold_cfg *cfg = op->node->cfg;
+    fold_state *st = calloc(1, sizeof *st);
+    if (!st) return fail_nomem(op);
+    op->st = st;
+    st->scratch = sp_batch_new(1);
+    if (!st->scratch || sp_batch_reset(st->scratch, cfg->acc) || keyed_init(&st->k, op, 0, 0))
+        return fail_nomem(op);
+    return 0;
+}
+
+static int fold_push(sp_op *op, int port, sp_batch *b)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    ensure_hashes(b, cfg->nkeys);
+    int rc = 0;
+    uint32_t n = sp_batch_count(b);
+    for (uint32_t i = 0; i < n && !rc; i++) rc = fold_row(op, st, cfg, b, sp_batch_phys(b, i));
+    sp_op_release(op, b);
+    if (!rc && st->k.continuous) rc = fold_emit(op);
+    return rc;
+}
+
+static int fold_epoch(sp_op *op, int64_t time_ms)
+{
+    return fold_emit(op);
+}
+
+static void fold_close(sp_op *op)
+{
+    fold_state *st = op->st;
+    if (!st) return;
+    keyed_free(&st->k, op);
+    for (uint32_t c = 0; c < st->nchunks; c++) sp_batch_free(st->chunks[c]);
+    free(st->chunks);
+    sp_batch_free(st->scratch);
+    free(st);
+    op->st = NULL;
+}
+
+static void fold_cfg_free(void *p)
+{
+    fold_cfg *cfg = p;
+    if (!cfg) return;
+    spate_schema_free(cfg->acc);
+    free(cfg);
+}
+
+static const sp_op_class fold_class = {
+    .name = "reduce", .open = fold_open, .push = fold_push, .epoch = fold_epoch,
+    .finish = fold_emit, .close = fold_close, .cfg_free = fold_cfg_free,
+};
+
+/* A fold configuration over in, keyed by its first nkeys columns; acc_schema NULL
+ * means the accumulator is the value columns. */
+static fold_cfg *fold_cfg_new(const spate_stream *in, int nkeys, const spate_schema *acc_schema,
+                              const char *what)
+{
+    fold_cfg *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) return NULL;
+    cfg->nkeys = nkeys;
+    cfg->nvals = in->schema->n - nkeys;
+    cfg->what = what;
+    if (acc_schema) {
+        cfg->acc = sp_schema_copy(acc_schema);
+    } else if ((cfg->acc = spate_schema_new()) &&
+               schema_append(cfg->acc, in->schema, nkeys, in->schema->n)) {
+        spate_schema_free(cfg->acc);
+        cfg->acc = NULL;
+    }
+    if (!cfg->acc) {
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Folds every row of a micro-batch into one with fn; output: the input schema,
+ * unkeyed, one instance on worker 0. No row for an empty micro-batch. */
+int spate_reduce(spate_stream *in, spate_reduce_fn fn, void *ud, spate_stream **out)
+{
+    int rc = check_stream(in, out, "reduce");
+    if (rc) return rc;
+    if (!fn) return sp_err(SPATE_EINVAL, "reduce needs a function");
+    fold_cfg *cfg = fold_cfg_new(in, 0, NULL, "reduce");
+    spate_schema *schema = sp_schema_copy(in->schema);
+    if (!cfg || !schema) {
+        fold_cfg_free(cfg);
+        spate_schema_free(schema);
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    cfg->merge = fn;
+    cfg->ud = ud;
+    return add_gather_node(in, &fold_class, cfg, schema, out);
+}
+
+/* Folds the value columns per key with fn; output: the input schema, keyed and
+ * partitioned. EINVAL for an unkeyed input or one without value columns. */
+int spate_reduce_by_key(spate_stream *in, spate_reduce_fn fn, void *ud, spate_stream **out)
+{
+    int rc = check_keyed(in, out, "reduce_by_key");
+    if (rc) return rc;
+    if (!fn) return sp_err(SPATE_EINVAL, "reduce_by_key needs a function");
+    if (in->schema->n == in->nkeys)
+        return sp_err(SPATE_EINVAL, "reduce_by_key needs value columns besides the key");
+    fold_cfg *cfg = fold_cfg_new(in, in->nkeys, NULL, "reduce_by_key");
+    spate_schema *schema = sp_schema_copy(in->schema);
+    if (!cfg || !schema) {
+        fold_cfg_free(cfg);
+        spate_schema_free(schema);
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    cfg->merge = fn;
+    cfg->ud = ud;
+    return add_keyed_node(in, &fold_class, cfg, schema, out);
+}
+
+/* Folds values into combiners of comb_schema; output: key columns + combiner
+ * columns. EINVAL when an argument is missing or a column name repeats. */
+int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema,
+                         spate_map_fn create, spate_reduce_fn merge_value,
+                         spate_reduce_fn merge_combiners, void *ud, spate_stream **out)
+{
+    int rc = check_keyed(in, out, "combine_by_key");
+    if (rc) return rc;
+    if (!comb_schema || comb_schema->n == 0 || !create || !merge_value || !merge_combiners)
+        return sp_err(SPATE_EINVAL, "combine_by_key needs a combiner schema and the create, "
+                                    "merge_value and merge_combiners functions");
+    fold_cfg *cfg = fold_cfg_new(in, in->nkeys, comb_schema, "combine_by_key");
+    spate_schema *schema = spate_schema_new();
+    if (!cfg || !schema) {
+        fold_cfg_free(cfg);
+        spate_schema_free(schema);
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    rc = schema_append(schema, in->schema, 0, in->nkeys);
+    if (!rc) rc = schema_append(schema, comb_schema, 0, comb_schema->n);
+    if (rc) {
+        fold_cfg_free(cfg);
+        spate_schema_free(schema);
+        return rc;
+    }
+    cfg->create = create;
+    cfg->merge = merge_value;
+    cfg->merge_combiners = merge_combiners;
+    cfg->ud = ud;
+    return add_keyed_node(in, &fold_class, cfg, schema, out);
+}
+
+/* ------------------------------------------------------------ groupByKey */
+
+typedef struct group_cfg {
+    int nkeys;
+    int nuser;                /* columns of the callback's out_schema */
+    spate_group_fn fn;        /* NULL: emit the rows themselves, grouped */
+    void *ud;
+} group_cfg;
+
+typedef struct group_state {
+    sp_keyrows kr;
+    int continuous;
+    sp_batch *out;
+} group_state;
+
+/* Values of the group on side (0; 1 for cogroup's right side); 0 when out of range. */
+size_t spate_group_count(const spate_group *g, int side)
+{
+    if (!g || side < 0 || side >= g->nsides) return 0;
+    return sp_keyrows_slot_of(g->kr, g->entry)->count[side];
+}
+
+/* A view of value i of side: the value columns of the kept row. */
+int spate_group_get(const spate_group *g, int side, size_t i, spate_row *value)
+{
+    if (!value || i >= spate_group_count(g, side))
+        return sp_err(SPATE_EINVAL, "group value %zu of side %d out of range", i, side);
+    const sp_rowref *ref = sp_keyrows_row(g->kr, g->entry, side, (uint32_t)i);
+    const sp_batch *b = g->kr->batches[ref->batch];
+    sp_row_set(value, b, ref->row, g->kr->nkeys, b->ncols - g->kr->nkeys);
+    return 0;
+}
+
+/* A kept row holding the key of entry e: its first row on either side. */
+static const sp_rowref *group_key_ref(const sp_keyrows *kr, uint32_t e, int nsides)
+{
+    const sp_keyrows_slot *s = sp_keyrows_slot_of(kr, e);
+    for (int side = 0; side < nsides; side++)
+        if (s->count[side]) return sp_keyrows_row(kr, e, side, 0);
+    return NULL;
+}
+
+/* A view of the group's key columns. */
+int spate_group_key(const spate_group *g, spate_row *key)
+{
+    const sp_rowref *ref = g && key ? group_key_ref(g->kr, g->entry, g->nsides) : NULL;
+    if (!ref) return sp_err(SPATE_EINVAL, "spate_group_key: no group");
+    sp_row_set(key, g->kr->batches[ref->batch], ref->row, 0, g->kr->nkeys);
+    return 0;
+}
+
+/* Calls fn once per key of kr, the key columns of each output row filled in. */
+static int group_call_fn(sp_op *op, const sp_keyrows *kr, spate_group_fn fn, void *ud,
+                         int nuser)
+{
+    spate_out o;
+    int rc = sp_op_out_open(op, &o, NULL, kr->nkeys, nuser);
+    if (rc) return rc;
+    spate_group g = {kr, 0, 1};
+    for (uint32_t e = 0; e < sp_keytable_count(&kr->keys) && !rc; e++) {
+        const sp_rowref *ref = group_key_ref(kr, e, 1);
+        if (!ref) continue;
+        g.entry = e;
+        o.key_src = kr->batches[ref->batch];
+        o.key_row = ref->row;
+        o.nkeys = kr->nkeys;
+        if ((rc = sp_out_begin(&o))) break;
+        int urc = fn(&g, &o, ud);
+        if (urc < 0) rc = sp_op_fail(op, SPATE_EUSER, "group_by_key callback returned %d", urc);
+        else if (o.err) rc = sp_op_fail(op, o.err, "group_by_key callback: %s", spate_last_error());
+    }
+    int crc = sp_op_out_close(op, &o);
+    return rc ? rc : crc;
+}
+
+/* Emits the kept rows themselves, each key's rows adjacent. */
+static int group_emit_rows(sp_op *op, group_state *st)
+{
+    const sp_keyrows *kr = &st->kr;
+    for (uint32_t e = 0; e < sp_keytable_count(&kr->keys); e++)
+        for (uint32_t i = 0; i < sp_keyrows_slot_of(kr, e)->count[0]; i++) {
+            const sp_rowref *ref = sp_keyrows_row(kr, e, 0, i);
+            int rc = out_room(op, &st->out);
+            if (rc) return rc;
+            if (sp_batch_append_row(st->out, kr->batches[ref->batch], ref->row))
+                return fail_nomem(op);
+        }
+    return out_flush(op, &st->out);
+}
+
+static int group_emit(sp_op *op)
+{
+    group_state *st = op->st;
+    const group_cfg *cfg = op->node->cfg;
+    if (st->kr.nbatches == 0) return 0;
+    int rc = sp_keyrows_seal(&st->kr) ? fail_nomem(op) : 0;
+    if (!rc) rc = cfg->fn ? group_call_fn(op, &st->kr, cfg->fn, cfg->ud, cfg->nuser)
+                          : group_emit_rows(op, st);
+    sp_keyrows_clear(&st->kr, release_to_op, op);
+    return rc;
+}
+
+static int group_open(sp_op *op)
+{
+    const group_cfg *cfg = op->node->cfg;
+    group_state *st = calloc(1, sizeof *st);
+    if (!st) return fail_nomem(op);
+    op->st = st;
+    st->continuous = !sp_ctx_microbatch(op->node->ctx);
+    return sp_keyrows_init(&st->kr, cfg->nkeys) ? fail_nomem(op) : 0;
+}
+
+static int group_push(sp_op *op, int port, sp_batch *b)
+{
+    group_state *st = op->st;
+    if (sp_batch_count(b) == 0) {
+        sp_op_release(op, b);
+        return 0;
+    }
+    ensure_hashes(b, st->kr.nkeys);
+    if (sp_keyrows_add(&st->kr, 0, b)) {
+        sp_op_release(op, b);
+        return fail_nomem(op);
+    }
+    return st->continuous ? group_emit(op) : 0;
+}
+
+static int group_epoch(sp_op *op, int64_t time_ms)
+{
+    return group_emit(op);
+}
+
+static void group_close(sp_op *op)
+{
+    group_state *st = op->st;
+    if (!st) return;
+    sp_keyrows_free(&st->kr, release_to_op, op);
+    if (st->out) sp_op_release(op, st->out);
+    free(st);
+    op->st = NULL;
+}
+
+static const sp_op_class group_class = {
+    .name = "group_by_key", .open = group_open, .push = group_push, .epoch = group_epoch,
+    .finish = group_emit, .close = group_close, .cfg_free = free,
+};
+
+/* Groups each micro-batch's rows per key; output: key columns + out_schema with
+ * fn, the input schema without. */
+int spate_group_by_key(spate_stream *in, const spate_schema *out_schema, spate_group_fn fn,
+                       void *ud, spate_stream **out)
+{
+    int rc = check_keyed(in, out, "group_by_key");
+    if (rc) return rc;
+    if (fn && !out_schema)
+        return sp_err(SPATE_EINVAL, "group_by_key with a function needs its out_schema");
+    group_cfg *cfg = calloc(1, sizeof *cfg);
+    spate_schema *schema = spate_schema_new();
+    rc = cfg && schema ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
+    if (!rc && fn) {
+        rc = schema_append(schema, in->schema, 0, in->nkeys);
+        if (!rc) rc = schema_append(schema, out_schema, 0, out_schema->n);
+    } else if (!rc) {
+        rc = schema_append(schema, in->schema, 0, in->schema->n);
+    }
+    if (rc) {
+        free(cfg);
+        spate_schema_free(schema);
+        return rc;
+    }
+    *cfg = (group_cfg){in->nkeys, fn ? out_schema->n : 0, fn, ud};
+    return add_keyed_node(in, &group_class, cfg, schema, out);
+}
