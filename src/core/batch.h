@@ -106,7 +106,8 @@ int sp_batch_copy_cell(sp_batch *dst, int dc, uint32_t dr, const sp_batch *src, 
                        uint32_t sr);
 /* Appends physical row sr of src (same column types) to dst. */
 int sp_batch_append_row(sp_batch *dst, const sp_batch *src, uint32_t sr);
-/* Moves the live rows to the front and drops the selection vector. */
+/* Moves the live rows to the front and drops the selection vector. The selection
+ * must be in ascending row order, as filters produce it. */
 void sp_batch_compact(sp_batch *b);
 /* Deep copy of b's live rows into a new batch (own arena). NULL when out of memory. */
 sp_batch *sp_batch_clone(const sp_batch *b);
