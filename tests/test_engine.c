@@ -429,7 +429,59 @@ static void engine_backpressure_bounds_inflight(void)
     spate_ctx_free(ctx);
 }
 
-const sp_test tests_engine[] = {{"engine_backpressure_bounds_inflight",
+static int keep_all(const spate_row *r, void *ud)
+{
+    return 1;
+}
+
+static int copy_row(const spate_row *in, spate_out *o, void *ud)
+{
+    return spate_out_set_from(o, 0, in, 0);
+}
+
+static int sum_rows(const spate_row *a, const spate_row *b, spate_out *o, void *ud)
+{
+    return spate_out_set_int(o, 0, spate_row_int(a, 0) + spate_row_int(b, 0));
+}
+
+/* Every builder refuses to change a started job, and frees what it allocated
+ * (the sanitizer build checks the ownership paths). */
+static void engine_builders_after_start(void)
+{
+    spate_ctx *ctx = make_ctx("2", "10", "8");
+    spate_stream *g, *k, *k2;
+    REQUIRE_OK(spate_source_open(ctx, "generator", NULL,
+                                 (const char *[]){"count", "-1", NULL}, &g));
+    const char *key[] = {"key"};
+    REQUIRE_OK(spate_key_by(g, 1, key, &k));
+    REQUIRE_OK(spate_key_by(g, 1, key, &k2));
+    REQUIRE_OK(spate_sink_open(k, "blackhole", NULL));
+    REQUIRE_OK(spate_ctx_start(ctx));
+    spate_stream *o = NULL;
+    spate_schema *one;
+    spate_schema_parse("seq BIGINT", &one);
+    spate_agg cnt = {SPATE_AGG_COUNT, NULL, "n"};
+    CHECK_EQ_INT(spate_map(g, one, copy_row, NULL, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_filter(g, keep_all, NULL, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_key_by(g, 1, key, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_reduce_by_key(k, sum_rows, NULL, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_reduce(g, sum_rows, NULL, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_aggregate_by_key(k, 1, &cnt, 0, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_join(k, k2, SPATE_JOIN_INNER, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_group_by_key(k, NULL, NULL, NULL, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_union(g, g, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_glom(g, &o), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_stream_print(g, 3), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_sink_open(g, "console", NULL), SPATE_ESTATE);
+    CHECK_EQ_INT(spate_source_open(ctx, "generator", NULL, NULL, &o), SPATE_ESTATE);
+    CHECK(o == NULL);
+    spate_schema_free(one);
+    REQUIRE_OK(spate_ctx_stop(ctx, 1));
+    spate_ctx_free(ctx);
+}
+
+const sp_test tests_engine[] = {{"engine_builders_after_start", engine_builders_after_start},
+                                {"engine_backpressure_bounds_inflight",
                                  engine_backpressure_bounds_inflight},
                                 {"engine_keyed_one_worker", engine_keyed_one_worker},
                                 {"engine_keyed_four_workers_tiny_queues",

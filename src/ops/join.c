@@ -7,11 +7,12 @@
  * is not a BIGINT 7), and the output has one column per key part, of one type.
  *
  * Each instance keeps both sides' batches whole during the micro-batch
- * (sp_keyrows, side 0 = left, side 1 = right) and at the epoch walks the keys in
- * first-seen order: a join emits the cross product of the key's left and right
- * rows, padding the missing side with NULLs for the outer kinds; cogroup calls the
- * user function once per key with both value lists, either possibly empty. Then
- * the batches go back to the pool and the table is cleared.
+ * (sp_grouping of ops.h, as groupByKey: side 0 = left, side 1 = right) and at the
+ * epoch walks the keys in first-seen order: a join emits the cross product of the
+ * key's left and right rows, padding the missing side with NULLs for the outer
+ * kinds; cogroup calls the user function once per key with both value lists,
+ * either possibly empty (sp_ops_group_each). Then the batches go back to the pool
+ * and the table is cleared.
  *
  * Only the micro-batch style is supported: a join of two unbounded streams
  * without batches or windows would have to keep every row forever. Windowed
@@ -23,6 +24,7 @@
  * key filled in, rows emitted by the callback with spate_out_emit.
  */
 #include "core/row.h"
+#include "ops/ops.h"
 #include "runtime/runtime.h"
 #include "state/keytable.h"
 
@@ -39,32 +41,9 @@ typedef struct join_cfg {
     int nuser;                /* columns of cogroup's out_schema */
 } join_cfg;
 
-typedef struct join_state {
-    sp_keyrows kr;
-    sp_batch *out;
-} join_state;
-
-static void release_to_op(void *arg, sp_batch *b)
-{
-    sp_op_release(arg, b);
-}
-
 static int fail_nomem(sp_op *op)
 {
     return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->node->cls->name);
-}
-
-/* Makes room for one more row in st->out, emitting it when full. */
-static int out_room(sp_op *op, join_state *st)
-{
-    if (st->out && st->out->n == st->out->cap) {
-        sp_batch *full = st->out;
-        st->out = NULL;
-        int rc = sp_op_emit(op, full);
-        if (rc) return rc;
-    }
-    if (!st->out && !(st->out = sp_op_batch(op, NULL))) return fail_nomem(op);
-    return 0;
 }
 
 /* Copies n value columns of a kept row (or NULLs when ref is NULL) to out from
@@ -75,9 +54,7 @@ static int put_values(sp_batch *out, uint32_t r, int dc, const sp_keyrows *kr,
     for (int c = 0; c < n; c++) {
         sp_vec *v = &out->cols[dc + c];
         if (!ref) {
-            /* The cell gets a defined value too: copies of the batch may read it. */
-            memset((char *)v->data + r * sp_type_size(v->type), 0, sp_type_size(v->type));
-            sp_vec_set_null(v, r);
+            sp_ops_set_null(v, r);
         } else if (sp_batch_copy_cell(out, dc + c, r, kr->batches[ref->batch], kr->nkeys + c,
                                       ref->row)) {
             return SPATE_ENOMEM;
@@ -87,10 +64,10 @@ static int put_values(sp_batch *out, uint32_t r, int dc, const sp_keyrows *kr,
 }
 
 /* One joined row from a left and a right row, either of which may be NULL. */
-static int join_row(sp_op *op, join_state *st, const join_cfg *cfg, const sp_rowref *l,
+static int join_row(sp_op *op, sp_grouping *st, const join_cfg *cfg, const sp_rowref *l,
                     const sp_rowref *r)
 {
-    int rc = out_room(op, st);
+    int rc = sp_ops_out_room(op, &st->out);
     if (rc) return rc;
     sp_batch *out = st->out;
     uint32_t row = out->n;
@@ -106,7 +83,7 @@ static int join_row(sp_op *op, join_state *st, const join_cfg *cfg, const sp_row
 }
 
 /* The rows of entry e: the cross product, or one side NULL-padded. */
-static int join_key(sp_op *op, join_state *st, const join_cfg *cfg, uint32_t e)
+static int join_key(sp_op *op, sp_grouping *st, const join_cfg *cfg, uint32_t e)
 {
     const sp_keyrows *kr = &st->kr;
     const sp_keyrows_slot *s = sp_keyrows_slot_of(kr, e);
@@ -129,77 +106,35 @@ static int join_key(sp_op *op, join_state *st, const join_cfg *cfg, uint32_t e)
     return rc;
 }
 
-static int join_all(sp_op *op, join_state *st, const join_cfg *cfg)
+static int join_all(sp_op *op, sp_grouping *st, const join_cfg *cfg)
 {
     int rc = 0;
     for (uint32_t e = 0; e < sp_keytable_count(&st->kr.keys) && !rc; e++)
         rc = join_key(op, st, cfg, e);
-    if (!rc && st->out) {
-        sp_batch *b = st->out;
-        st->out = NULL;
-        rc = sp_op_emit(op, b);
-    }
-    return rc;
-}
-
-/* Calls the cogroup function once per key, the key columns of its rows filled in. */
-static int cogroup_all(sp_op *op, join_state *st, const join_cfg *cfg)
-{
-    const sp_keyrows *kr = &st->kr;
-    spate_out o;
-    int rc = sp_op_out_open(op, &o, NULL, kr->nkeys, cfg->nuser);
-    if (rc) return rc;
-    spate_group g = {kr, 0, 2};
-    for (uint32_t e = 0; e < sp_keytable_count(&kr->keys) && !rc; e++) {
-        const sp_keyrows_slot *s = sp_keyrows_slot_of(kr, e);
-        if (!s->count[0] && !s->count[1]) continue;
-        const sp_rowref *ref = sp_keyrows_row(kr, e, s->count[0] ? 0 : 1, 0);
-        g.entry = e;
-        o.key_src = kr->batches[ref->batch];
-        o.key_row = ref->row;
-        o.nkeys = kr->nkeys;
-        if ((rc = sp_out_begin(&o))) break;
-        int urc = cfg->fn(&g, &o, cfg->ud);
-        if (urc < 0) rc = sp_op_fail(op, SPATE_EUSER, "cogroup callback returned %d", urc);
-        else if (o.err) rc = sp_op_fail(op, o.err, "cogroup callback: %s", spate_last_error());
-    }
-    int crc = sp_op_out_close(op, &o);
-    return rc ? rc : crc;
+    return rc ? rc : sp_ops_out_flush(op, &st->out);
 }
 
 static int join_emit(sp_op *op)
 {
-    join_state *st = op->st;
+    sp_grouping *st = op->st;
     const join_cfg *cfg = op->node->cfg;
     if (st->kr.nbatches == 0) return 0;
     int rc = sp_keyrows_seal(&st->kr) ? fail_nomem(op) : 0;
-    if (!rc) rc = cfg->fn ? cogroup_all(op, st, cfg) : join_all(op, st, cfg);
-    sp_keyrows_clear(&st->kr, release_to_op, op);
+    if (!rc) rc = cfg->fn ? sp_ops_group_each(op, &st->kr, 2, cfg->fn, cfg->ud, cfg->nuser)
+                          : join_all(op, st, cfg);
+    sp_keyrows_clear(&st->kr, sp_ops_release_to, op);
     return rc;
 }
 
 static int join_open(sp_op *op)
 {
     const join_cfg *cfg = op->node->cfg;
-    join_state *st = calloc(1, sizeof *st);
-    if (!st) return fail_nomem(op);
-    op->st = st;
-    return sp_keyrows_init(&st->kr, cfg->nkeys) ? fail_nomem(op) : 0;
+    return sp_ops_grouping_open(op, cfg->nkeys) ? fail_nomem(op) : 0;
 }
 
 static int join_push(sp_op *op, int port, sp_batch *b)
 {
-    join_state *st = op->st;
-    if (sp_batch_count(b) == 0) {
-        sp_op_release(op, b);
-        return 0;
-    }
-    if (!b->has_hashes) sp_batch_hash_keys(b, st->kr.nkeys);
-    if (sp_keyrows_add(&st->kr, port, b)) {
-        sp_op_release(op, b);
-        return fail_nomem(op);
-    }
-    return 0;
+    return sp_ops_grouping_add(op, port, b) ? fail_nomem(op) : 0;
 }
 
 static int join_epoch(sp_op *op, int64_t time_ms)
@@ -207,23 +142,13 @@ static int join_epoch(sp_op *op, int64_t time_ms)
     return join_emit(op);
 }
 
-static void join_close(sp_op *op)
-{
-    join_state *st = op->st;
-    if (!st) return;
-    sp_keyrows_free(&st->kr, release_to_op, op);
-    if (st->out) sp_op_release(op, st->out);
-    free(st);
-    op->st = NULL;
-}
-
 static const sp_op_class join_class = {
     .name = "join", .open = join_open, .push = join_push, .epoch = join_epoch,
-    .finish = join_emit, .close = join_close, .cfg_free = free,
+    .finish = join_emit, .close = sp_ops_grouping_close, .cfg_free = free,
 };
 static const sp_op_class cogroup_class = {
     .name = "cogroup", .open = join_open, .push = join_push, .epoch = join_epoch,
-    .finish = join_emit, .close = join_close, .cfg_free = free,
+    .finish = join_emit, .close = sp_ops_grouping_close, .cfg_free = free,
 };
 
 /* Checks that left and right can meet: keyed, same context, equal key types, and
@@ -284,10 +209,18 @@ static spate_schema *join_schema(const spate_stream *l, const spate_stream *r, i
     return s;
 }
 
-/* Adds the two-input node: each side hashed by key unless already partitioned. */
+/* Adds the two-input node: each side hashed by key unless already partitioned.
+ * Its configuration is params with the column counts filled in; schema is taken
+ * over. */
 static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cls,
-                         join_cfg *cfg, spate_schema *schema, spate_stream **out)
+                         join_cfg params, spate_schema *schema, spate_stream **out)
 {
+    join_cfg *cfg = malloc(sizeof *cfg);
+    if (!cfg) {
+        spate_schema_free(schema);
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    *cfg = params;
     spate_stream *in[2] = {l, r};
     sp_exchange ex[2] = {l->partitioned ? SP_EX_FORWARD : SP_EX_HASH,
                          r->partitioned ? SP_EX_FORWARD : SP_EX_HASH};
@@ -295,10 +228,7 @@ static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cl
     cfg->nleft = l->schema->n - l->nkeys;
     cfg->nright = r->schema->n - r->nkeys;
     int rc = sp_node_add(l->ctx, cls, cfg, schema, l->nkeys, 2, in, ex, 0, out);
-    if (rc) {
-        free(cfg);
-        return rc;
-    }
+    if (rc) return rc; /* sp_node_add freed cfg and schema */
     (*out)->partitioned = 1;
     return 0;
 }
@@ -315,13 +245,7 @@ int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
         return sp_err(SPATE_EINVAL, "join: unknown join kind %d", (int)kind);
     spate_schema *schema = join_schema(left, right, &rc);
     if (!schema) return rc;
-    join_cfg *cfg = calloc(1, sizeof *cfg);
-    if (!cfg) {
-        spate_schema_free(schema);
-        return sp_err(SPATE_ENOMEM, "out of memory");
-    }
-    cfg->kind = kind;
-    return add_join_node(left, right, &join_class, cfg, schema, out);
+    return add_join_node(left, right, &join_class, (join_cfg){.kind = kind}, schema, out);
 }
 
 /* Per-micro-batch cogroup; output: key columns + out_schema; errors as spate_join. */
@@ -332,19 +256,8 @@ int spate_cogroup(spate_stream *left, spate_stream *right, const spate_schema *o
     if (rc) return rc;
     if (!fn || !out_schema)
         return sp_err(SPATE_EINVAL, "cogroup needs a function and its out_schema");
-    spate_schema *schema = spate_schema_new();
-    rc = schema ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
-    for (int c = 0; c < left->nkeys && !rc; c++)
-        rc = spate_schema_add(schema, left->schema->f[c].name, left->schema->f[c].type);
-    for (int c = 0; c < out_schema->n && !rc; c++)
-        rc = spate_schema_add(schema, out_schema->f[c].name, out_schema->f[c].type);
-    join_cfg *cfg = rc ? NULL : calloc(1, sizeof *cfg);
-    if (!cfg) {
-        spate_schema_free(schema);
-        return rc ? rc : sp_err(SPATE_ENOMEM, "out of memory");
-    }
-    cfg->fn = fn;
-    cfg->ud = ud;
-    cfg->nuser = out_schema->n;
-    return add_join_node(left, right, &cogroup_class, cfg, schema, out);
+    spate_schema *schema = sp_ops_key_value_schema(left, out_schema, &rc);
+    if (!schema) return rc;
+    return add_join_node(left, right, &cogroup_class,
+                         (join_cfg){.fn = fn, .ud = ud, .nuser = out_schema->n}, schema, out);
 }

@@ -47,9 +47,12 @@
  * followed by out_schema: the key is filled in, and the callback emits zero or
  * more rows with spate_out_emit (flatMap style). In the continuous style each
  * input batch is grouped and emitted on its own, because keeping every value of a
- * key forever would grow without bound.
+ * key forever would grow without bound. That keeping (sp_grouping) and the walk
+ * calling a function per key (sp_ops_group_each) serve join and cogroup too
+ * (ops.h), as does the spate_group view of a key defined here.
  */
 #include "core/row.h"
+#include "ops/ops.h"
 #include "runtime/runtime.h"
 #include "state/keytable.h"
 
@@ -95,10 +98,7 @@ static int add_keyed_node(spate_stream *in, const sp_op_class *cls, void *cfg,
 {
     sp_exchange ex = in->partitioned ? SP_EX_FORWARD : SP_EX_HASH;
     int rc = sp_node_add(in->ctx, cls, cfg, schema, in->nkeys, 1, &in, &ex, 0, out);
-    if (rc) {
-        cls->cfg_free(cfg);
-        return rc;
-    }
+    if (rc) return rc; /* sp_node_add freed cfg and schema */
     (*out)->partitioned = 1;
     return 0;
 }
@@ -108,9 +108,7 @@ static int add_gather_node(spate_stream *in, const sp_op_class *cls, void *cfg,
                            spate_schema *schema, spate_stream **out)
 {
     sp_exchange ex = SP_EX_GATHER;
-    int rc = sp_node_add(in->ctx, cls, cfg, schema, 0, 1, &in, &ex, 1, out);
-    if (rc) cls->cfg_free(cfg);
-    return rc;
+    return sp_node_add(in->ctx, cls, cfg, schema, 0, 1, &in, &ex, 1, out);
 }
 
 /* The exchange hashes keyed rows; rows that came FORWARD may not carry hashes. */
@@ -122,32 +120,6 @@ static void ensure_hashes(sp_batch *b, int nkeys)
 static inline uint64_t row_hash(const sp_batch *b, uint32_t r, int nkeys)
 {
     return nkeys > 0 ? b->hashes[r] : 0;
-}
-
-static void release_to_op(void *arg, sp_batch *b)
-{
-    sp_op_release(arg, b);
-}
-
-/* Makes room for one more output row in *cur, emitting it when full. */
-static int out_room(sp_op *op, sp_batch **cur)
-{
-    if (*cur && (*cur)->n == (*cur)->cap) {
-        sp_batch *full = *cur;
-        *cur = NULL;
-        int rc = sp_op_emit(op, full);
-        if (rc) return rc;
-    }
-    if (!*cur && !(*cur = sp_op_batch(op, NULL)))
-        return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->node->cls->name);
-    return 0;
-}
-
-static int out_flush(sp_op *op, sp_batch **cur)
-{
-    sp_batch *b = *cur;
-    *cur = NULL;
-    return b ? sp_op_emit(op, b) : 0;
 }
 
 static int fail_nomem(sp_op *op)
@@ -207,6 +179,17 @@ static uint32_t keyed_touch(keyed *k, const sp_batch *b, uint32_t r, int nkeys, 
 static inline void *keyed_value(const keyed *k, uint32_t e)
 {
     return (uint8_t *)sp_keytable_value(&k->t, e) + MARK_BYTES;
+}
+
+/* Starts output row *r of k->out, writing the key of entry e when keyed (nkeys >
+ * 0); the caller fills the other columns and counts the row (out->n++). */
+static int keyed_begin_row(sp_op *op, keyed *k, int nkeys, uint32_t e, uint32_t *r)
+{
+    int rc = sp_ops_out_room(op, &k->out);
+    if (rc) return rc;
+    *r = k->out->n;
+    if (nkeys > 0 && sp_keytable_write_key(&k->t, e, k->out, *r)) return fail_nomem(op);
+    return 0;
 }
 
 /* Ends an emission round: forgets the dirty list, and the keys when per batch. */
@@ -343,9 +326,7 @@ static int ag_write(const ag_spec *s, const ag_cell *c, sp_batch *out, int col, 
         return 0;
     }
     if (c->n == 0) {
-        /* The cell gets a defined value too: copies of the batch may read it. */
-        memset((char *)v->data + r * sp_type_size(v->type), 0, sp_type_size(v->type));
-        sp_vec_set_null(v, r);
+        sp_ops_set_null(v, r);
         return 0;
     }
     switch (s->op) {
@@ -372,11 +353,10 @@ static int ag_emit_row(sp_op *op, ag_state *st, const ag_cfg *cfg, const ag_cell
                        uint32_t e)
 {
     static const ag_cell none;
-    int rc = out_room(op, &st->k.out);
+    uint32_t r;
+    int rc = keyed_begin_row(op, &st->k, cfg->nkeys, e, &r);
     if (rc) return rc;
     sp_batch *out = st->k.out;
-    uint32_t r = out->n;
-    if (cfg->nkeys > 0 && sp_keytable_write_key(&st->k.t, e, out, r)) return fail_nomem(op);
     for (int a = 0; a < cfg->naggs; a++)
         if (ag_write(&cfg->aggs[a], cells ? &cells[a] : &none, out, cfg->nkeys + a, r))
             return fail_nomem(op);
@@ -394,7 +374,7 @@ static int ag_emit(sp_op *op, int at_epoch)
     /* A stream-wide count of an empty micro-batch is 0, as in Spark, not absent. */
     if (!rc && at_epoch && cfg->nkeys == 0 && st->k.per_batch && st->k.ndirty == 0)
         rc = ag_emit_row(op, st, cfg, NULL, 0);
-    if (!rc) rc = out_flush(op, &st->k.out);
+    if (!rc) rc = sp_ops_out_flush(op, &st->k.out);
     keyed_round_done(&st->k);
     if (st->k.per_batch) sp_arena_reset(&st->strs);
     return rc;
@@ -706,23 +686,28 @@ static int fold_row(sp_op *op, fold_state *st, const fold_cfg *cfg, const sp_bat
     return scratch_end(op, st, cfg, urc, chunk, ar);
 }
 
+/* One output row: the key of entry e (when keyed) and its accumulator. */
+static int fold_emit_row(sp_op *op, fold_state *st, const fold_cfg *cfg, uint32_t e)
+{
+    uint32_t r;
+    int rc = keyed_begin_row(op, &st->k, cfg->nkeys, e, &r);
+    if (rc) return rc;
+    sp_batch *out = st->k.out, *chunk = st->chunks[e / ACC_ROWS];
+    for (int c = 0; c < cfg->acc->n; c++)
+        if (sp_batch_copy_cell(out, cfg->nkeys + c, r, chunk, c, e % ACC_ROWS))
+            return fail_nomem(op);
+    out->n++;
+    return 0;
+}
+
 static int fold_emit(sp_op *op)
 {
     fold_state *st = op->st;
     const fold_cfg *cfg = op->node->cfg;
     int rc = 0;
-    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++) {
-        uint32_t e = st->k.dirty[i];
-        if ((rc = out_room(op, &st->k.out))) break;
-        sp_batch *out = st->k.out, *chunk = st->chunks[e / ACC_ROWS];
-        uint32_t r = out->n;
-        if (cfg->nkeys > 0 && sp_keytable_write_key(&st->k.t, e, out, r)) rc = fail_nomem(op);
-        for (int c = 0; c < cfg->acc->n && !rc; c++)
-            if (sp_batch_copy_cell(out, cfg->nkeys + c, r, chunk, c, e % ACC_ROWS))
-                rc = fail_nomem(op);
-        out->n++;
-    }
-    if (!rc) rc = out_flush(op, &st->k.out);
+    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++)
+        rc = fold_emit_row(op, st, cfg, st->k.dirty[i]);
+    if (!rc) rc = sp_ops_out_flush(op, &st->k.out);
     if (st->k.per_batch)
         for (uint32_t c = 0; c < st->nchunks; c++) sp_arena_reset(&st->chunks[c]->arena);
     keyed_round_done(&st->k);
@@ -808,6 +793,33 @@ static fold_cfg *fold_cfg_new(const spate_stream *in, int nkeys, const spate_sch
     return cfg;
 }
 
+/* Adds the fold node: keyed when cfg is, else gathering. cfg and schema (NULL for
+ * either means an allocation failed) are taken over. */
+static int add_fold_node(spate_stream *in, fold_cfg *cfg, spate_schema *schema,
+                         spate_stream **out)
+{
+    if (!cfg || !schema) {
+        fold_cfg_free(cfg);
+        spate_schema_free(schema);
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    }
+    return cfg->nkeys > 0 ? add_keyed_node(in, &fold_class, cfg, schema, out)
+                          : add_gather_node(in, &fold_class, cfg, schema, out);
+}
+
+/* reduce (nkeys 0) and reduce_by_key: the accumulator is the value columns, the
+ * output schema the input's. */
+static int add_reduce(spate_stream *in, int nkeys, spate_reduce_fn fn, void *ud,
+                      const char *what, spate_stream **out)
+{
+    fold_cfg *cfg = fold_cfg_new(in, nkeys, NULL, what);
+    if (cfg) {
+        cfg->merge = fn;
+        cfg->ud = ud;
+    }
+    return add_fold_node(in, cfg, sp_schema_copy(in->schema), out);
+}
+
 /* Folds every row of a micro-batch into one with fn; output: the input schema,
  * unkeyed, one instance on worker 0. No row for an empty micro-batch. */
 int spate_reduce(spate_stream *in, spate_reduce_fn fn, void *ud, spate_stream **out)
@@ -815,16 +827,7 @@ int spate_reduce(spate_stream *in, spate_reduce_fn fn, void *ud, spate_stream **
     int rc = check_stream(in, out, "reduce");
     if (rc) return rc;
     if (!fn) return sp_err(SPATE_EINVAL, "reduce needs a function");
-    fold_cfg *cfg = fold_cfg_new(in, 0, NULL, "reduce");
-    spate_schema *schema = sp_schema_copy(in->schema);
-    if (!cfg || !schema) {
-        fold_cfg_free(cfg);
-        spate_schema_free(schema);
-        return sp_err(SPATE_ENOMEM, "out of memory");
-    }
-    cfg->merge = fn;
-    cfg->ud = ud;
-    return add_gather_node(in, &fold_class, cfg, schema, out);
+    return add_reduce(in, 0, fn, ud, "reduce", out);
 }
 
 /* Folds the value columns per key with fn; output: the input schema, keyed and
@@ -836,16 +839,7 @@ int spate_reduce_by_key(spate_stream *in, spate_reduce_fn fn, void *ud, spate_st
     if (!fn) return sp_err(SPATE_EINVAL, "reduce_by_key needs a function");
     if (in->schema->n == in->nkeys)
         return sp_err(SPATE_EINVAL, "reduce_by_key needs value columns besides the key");
-    fold_cfg *cfg = fold_cfg_new(in, in->nkeys, NULL, "reduce_by_key");
-    spate_schema *schema = sp_schema_copy(in->schema);
-    if (!cfg || !schema) {
-        fold_cfg_free(cfg);
-        spate_schema_free(schema);
-        return sp_err(SPATE_ENOMEM, "out of memory");
-    }
-    cfg->merge = fn;
-    cfg->ud = ud;
-    return add_keyed_node(in, &fold_class, cfg, schema, out);
+    return add_reduce(in, in->nkeys, fn, ud, "reduce_by_key", out);
 }
 
 /* Folds values into combiners of comb_schema; output: key columns + combiner
@@ -859,25 +853,16 @@ int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema,
     if (!comb_schema || comb_schema->n == 0 || !create || !merge_value || !merge_combiners)
         return sp_err(SPATE_EINVAL, "combine_by_key needs a combiner schema and the create, "
                                     "merge_value and merge_combiners functions");
+    spate_schema *schema = sp_ops_key_value_schema(in, comb_schema, &rc);
+    if (!schema) return rc;
     fold_cfg *cfg = fold_cfg_new(in, in->nkeys, comb_schema, "combine_by_key");
-    spate_schema *schema = spate_schema_new();
-    if (!cfg || !schema) {
-        fold_cfg_free(cfg);
-        spate_schema_free(schema);
-        return sp_err(SPATE_ENOMEM, "out of memory");
+    if (cfg) {
+        cfg->create = create;
+        cfg->merge = merge_value;
+        cfg->merge_combiners = merge_combiners;
+        cfg->ud = ud;
     }
-    rc = schema_append(schema, in->schema, 0, in->nkeys);
-    if (!rc) rc = schema_append(schema, comb_schema, 0, comb_schema->n);
-    if (rc) {
-        fold_cfg_free(cfg);
-        spate_schema_free(schema);
-        return rc;
-    }
-    cfg->create = create;
-    cfg->merge = merge_value;
-    cfg->merge_combiners = merge_combiners;
-    cfg->ud = ud;
-    return add_keyed_node(in, &fold_class, cfg, schema, out);
+    return add_fold_node(in, cfg, schema, out);
 }
 
 /* ------------------------------------------------------------ groupByKey */
@@ -888,12 +873,6 @@ typedef struct group_cfg {
     spate_group_fn fn;        /* NULL: emit the rows themselves, grouped */
     void *ud;
 } group_cfg;
-
-typedef struct group_state {
-    sp_keyrows kr;
-    int continuous;
-    sp_batch *out;
-} group_state;
 
 /* Values of the group on side (0; 1 for cogroup's right side); 0 when out of range. */
 size_t spate_group_count(const spate_group *g, int side)
@@ -931,16 +910,16 @@ int spate_group_key(const spate_group *g, spate_row *key)
     return 0;
 }
 
-/* Calls fn once per key of kr, the key columns of each output row filled in. */
-static int group_call_fn(sp_op *op, const sp_keyrows *kr, spate_group_fn fn, void *ud,
-                         int nuser)
+int sp_ops_group_each(sp_op *op, const sp_keyrows *kr, int nsides, spate_group_fn fn, void *ud,
+                      int nuser)
 {
+    const char *what = op->node->cls->name;
     spate_out o;
     int rc = sp_op_out_open(op, &o, NULL, kr->nkeys, nuser);
     if (rc) return rc;
-    spate_group g = {kr, 0, 1};
+    spate_group g = {kr, 0, nsides};
     for (uint32_t e = 0; e < sp_keytable_count(&kr->keys) && !rc; e++) {
-        const sp_rowref *ref = group_key_ref(kr, e, 1);
+        const sp_rowref *ref = group_key_ref(kr, e, nsides);
         if (!ref) continue;
         g.entry = e;
         o.key_src = kr->batches[ref->batch];
@@ -948,62 +927,84 @@ static int group_call_fn(sp_op *op, const sp_keyrows *kr, spate_group_fn fn, voi
         o.nkeys = kr->nkeys;
         if ((rc = sp_out_begin(&o))) break;
         int urc = fn(&g, &o, ud);
-        if (urc < 0) rc = sp_op_fail(op, SPATE_EUSER, "group_by_key callback returned %d", urc);
-        else if (o.err) rc = sp_op_fail(op, o.err, "group_by_key callback: %s", spate_last_error());
+        if (urc < 0) rc = sp_op_fail(op, SPATE_EUSER, "%s callback returned %d", what, urc);
+        else if (o.err) rc = sp_op_fail(op, o.err, "%s callback: %s", what, spate_last_error());
     }
     int crc = sp_op_out_close(op, &o);
     return rc ? rc : crc;
 }
 
+int sp_ops_grouping_open(sp_op *op, int nkeys)
+{
+    sp_grouping *st = calloc(1, sizeof *st);
+    if (!st) return SPATE_ENOMEM;
+    op->st = st;
+    st->continuous = !sp_ctx_microbatch(op->node->ctx);
+    return sp_keyrows_init(&st->kr, nkeys);
+}
+
+int sp_ops_grouping_add(sp_op *op, int side, sp_batch *b)
+{
+    sp_grouping *st = op->st;
+    if (sp_batch_count(b) == 0) {
+        sp_op_release(op, b);
+        return 0;
+    }
+    ensure_hashes(b, st->kr.nkeys);
+    if (sp_keyrows_add(&st->kr, side, b)) {
+        sp_op_release(op, b);
+        return SPATE_ENOMEM;
+    }
+    return 0;
+}
+
+void sp_ops_grouping_close(sp_op *op)
+{
+    sp_grouping *st = op->st;
+    if (!st) return;
+    sp_keyrows_free(&st->kr, sp_ops_release_to, op);
+    if (st->out) sp_op_release(op, st->out);
+    free(st);
+    op->st = NULL;
+}
+
 /* Emits the kept rows themselves, each key's rows adjacent. */
-static int group_emit_rows(sp_op *op, group_state *st)
+static int group_emit_rows(sp_op *op, sp_grouping *st)
 {
     const sp_keyrows *kr = &st->kr;
     for (uint32_t e = 0; e < sp_keytable_count(&kr->keys); e++)
         for (uint32_t i = 0; i < sp_keyrows_slot_of(kr, e)->count[0]; i++) {
             const sp_rowref *ref = sp_keyrows_row(kr, e, 0, i);
-            int rc = out_room(op, &st->out);
+            int rc = sp_ops_out_room(op, &st->out);
             if (rc) return rc;
             if (sp_batch_append_row(st->out, kr->batches[ref->batch], ref->row))
                 return fail_nomem(op);
         }
-    return out_flush(op, &st->out);
+    return sp_ops_out_flush(op, &st->out);
 }
 
 static int group_emit(sp_op *op)
 {
-    group_state *st = op->st;
+    sp_grouping *st = op->st;
     const group_cfg *cfg = op->node->cfg;
     if (st->kr.nbatches == 0) return 0;
     int rc = sp_keyrows_seal(&st->kr) ? fail_nomem(op) : 0;
-    if (!rc) rc = cfg->fn ? group_call_fn(op, &st->kr, cfg->fn, cfg->ud, cfg->nuser)
+    if (!rc) rc = cfg->fn ? sp_ops_group_each(op, &st->kr, 1, cfg->fn, cfg->ud, cfg->nuser)
                           : group_emit_rows(op, st);
-    sp_keyrows_clear(&st->kr, release_to_op, op);
+    sp_keyrows_clear(&st->kr, sp_ops_release_to, op);
     return rc;
 }
 
 static int group_open(sp_op *op)
 {
     const group_cfg *cfg = op->node->cfg;
-    group_state *st = calloc(1, sizeof *st);
-    if (!st) return fail_nomem(op);
-    op->st = st;
-    st->continuous = !sp_ctx_microbatch(op->node->ctx);
-    return sp_keyrows_init(&st->kr, cfg->nkeys) ? fail_nomem(op) : 0;
+    return sp_ops_grouping_open(op, cfg->nkeys) ? fail_nomem(op) : 0;
 }
 
 static int group_push(sp_op *op, int port, sp_batch *b)
 {
-    group_state *st = op->st;
-    if (sp_batch_count(b) == 0) {
-        sp_op_release(op, b);
-        return 0;
-    }
-    ensure_hashes(b, st->kr.nkeys);
-    if (sp_keyrows_add(&st->kr, 0, b)) {
-        sp_op_release(op, b);
-        return fail_nomem(op);
-    }
+    sp_grouping *st = op->st;
+    if (sp_ops_grouping_add(op, 0, b)) return fail_nomem(op);
     return st->continuous ? group_emit(op) : 0;
 }
 
@@ -1012,19 +1013,9 @@ static int group_epoch(sp_op *op, int64_t time_ms)
     return group_emit(op);
 }
 
-static void group_close(sp_op *op)
-{
-    group_state *st = op->st;
-    if (!st) return;
-    sp_keyrows_free(&st->kr, release_to_op, op);
-    if (st->out) sp_op_release(op, st->out);
-    free(st);
-    op->st = NULL;
-}
-
 static const sp_op_class group_class = {
     .name = "group_by_key", .open = group_open, .push = group_push, .epoch = group_epoch,
-    .finish = group_emit, .close = group_close, .cfg_free = free,
+    .finish = group_emit, .close = sp_ops_grouping_close, .cfg_free = free,
 };
 
 /* Groups each micro-batch's rows per key; output: key columns + out_schema with
@@ -1036,19 +1027,14 @@ int spate_group_by_key(spate_stream *in, const spate_schema *out_schema, spate_g
     if (rc) return rc;
     if (fn && !out_schema)
         return sp_err(SPATE_EINVAL, "group_by_key with a function needs its out_schema");
-    group_cfg *cfg = calloc(1, sizeof *cfg);
-    spate_schema *schema = spate_schema_new();
-    rc = cfg && schema ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
-    if (!rc && fn) {
-        rc = schema_append(schema, in->schema, 0, in->nkeys);
-        if (!rc) rc = schema_append(schema, out_schema, 0, out_schema->n);
-    } else if (!rc) {
-        rc = schema_append(schema, in->schema, 0, in->schema->n);
-    }
-    if (rc) {
-        free(cfg);
+    spate_schema *schema;
+    if (fn) schema = sp_ops_key_value_schema(in, out_schema, &rc);
+    else if (!(schema = sp_schema_copy(in->schema))) rc = sp_err(SPATE_ENOMEM, "out of memory");
+    if (!schema) return rc;
+    group_cfg *cfg = malloc(sizeof *cfg);
+    if (!cfg) {
         spate_schema_free(schema);
-        return rc;
+        return sp_err(SPATE_ENOMEM, "out of memory");
     }
     *cfg = (group_cfg){in->nkeys, fn ? out_schema->n : 0, fn, ud};
     return add_keyed_node(in, &group_class, cfg, schema, out);

@@ -8,7 +8,8 @@
  *   collecting operators      transform and foreach_batch: the micro-batch handed
  *                             whole to a function as spate_rows (ops_util.c)
  *   values as text            print (Spark's style) and glom (JSON) (ops_util.c)
- *   output rows one by one    keyed aggregates, groupByKey, join (ops_util.c)
+ *   output rows and schemas   keyed aggregates, groupByKey, join, cogroup
+ *                             (ops_util.c)
  *   rows kept per key         groupByKey, join, cogroup (keyed.c)
  */
 #ifndef SP_OPS_H
@@ -24,12 +25,7 @@
  * 0, or the code already reported with sp_op_fail. */
 typedef int (*sp_flush_fn)(sp_op *op, int64_t time_ms);
 
-/* A source that ends sends a last EPOCH before END, so the final partial
- * micro-batch normally closes through epoch(); finish() flushes again (at
- * sp_op_epoch_end_ms) only what arrived after that last EPOCH - rows an upstream
- * operator flushed in its own finish - or when no epoch ran at all. No micro-batch
- * is lost and none is flushed twice.
- * The operator state (op->st) starts with this struct, so that sp_ops_track_epoch
+/* The operator state (op->st) starts with this struct, so that sp_ops_track_epoch
  * and sp_ops_track_finish can serve as the class's epoch and finish. */
 typedef struct sp_epoch_track {
     int microbatch;     /* micro-batch style: flush at epochs, else per batch */
@@ -38,14 +34,22 @@ typedef struct sp_epoch_track {
     sp_flush_fn flush;
 } sp_epoch_track;
 
-void sp_ops_track_init(sp_epoch_track *t, sp_op *op, sp_flush_fn flush);
+/* Allocates op->st, size bytes zeroed that start with the track, and sets the
+ * track up to call flush. NULL after failing the job with "<class name>: out of
+ * memory" (op->st stays NULL). */
+void *sp_ops_track_open(sp_op *op, size_t size, sp_flush_fn flush);
 /* A batch with time time_ms arrived (and was taken in): marks the micro-batch
  * pending and, in the continuous style, flushes it at once. */
 int sp_ops_track_arrived(sp_op *op, sp_epoch_track *t, int64_t time_ms);
 /* The flush function calls this once it acted on the micro-batch of time_ms. */
 void sp_ops_track_done(sp_epoch_track *t, int64_t time_ms);
-/* Class epoch and finish of an operator whose op->st starts with its track. */
+/* Class epoch: flushes the micro-batch (micro-batch style only). */
 int sp_ops_track_epoch(sp_op *op, int64_t time_ms);
+/* Class finish. A source that ends sends a last EPOCH before END, so the final
+ * partial micro-batch normally closes through epoch(); finish() flushes again (at
+ * sp_op_epoch_end_ms) only what arrived after that last EPOCH - rows an upstream
+ * operator flushed in its own finish - or when no epoch ran at all. No micro-batch
+ * is lost and none is flushed twice. */
 int sp_ops_track_finish(sp_op *op);
 
 /* ---------------------------------------------------- collecting operators */
@@ -64,15 +68,14 @@ void sp_ops_collect_close(sp_op *op);
 
 /* ---------------------------------------------------------- values as text */
 
-/* Appends the value of v at physical row r: NULL as null, BOOL as true/false,
- * integers in decimal, doubles by sp_buf_put_double, timestamps ISO-8601. With
- * json, strings and timestamps are quoted JSON strings and a non-finite double is
- * null; without, they are written raw (Spark's print). 0 or SPATE_ENOMEM. */
-int sp_ops_put_value(sp_buf *out, const sp_vec *v, uint32_t r, int json);
-/* Appends the values of physical row r of b, comma separated, as above. */
+/* Appends the values of physical row r of b, comma separated: NULL as null, BOOL
+ * as true/false, integers in decimal, doubles by sp_buf_put_double, timestamps
+ * ISO-8601. With json, strings and timestamps are quoted JSON strings and a
+ * non-finite double is null; without, they are written raw (Spark's print).
+ * 0 or SPATE_ENOMEM. */
 int sp_ops_put_values(sp_buf *out, const sp_batch *b, uint32_t r, int json);
 
-/* ------------------------------------------------------ output rows one by one */
+/* ------------------------------------------------------ output rows and schemas */
 
 /* Makes room for one more row in *cur, a batch of the node's output schema:
  * emits it when full, takes a fresh one when there is none. 0, or the code

@@ -1,7 +1,7 @@
 /*
  * ops_util.c - helpers shared by the operator files (contracts in ops.h):
  * micro-batch bookkeeping, the collecting operators (transform, foreach_batch),
- * values as text, and building output rows one by one.
+ * values as text, and output rows and schemas of the keyed operators.
  */
 #include "ops/ops.h"
 
@@ -15,12 +15,18 @@
 
 /* ------------------------------------------------- micro-batch bookkeeping */
 
-void sp_ops_track_init(sp_epoch_track *t, sp_op *op, sp_flush_fn flush)
+void *sp_ops_track_open(sp_op *op, size_t size, sp_flush_fn flush)
 {
+    sp_epoch_track *t = calloc(1, size);
+    if (!t) {
+        sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->cls->name);
+        return NULL;
+    }
     t->microbatch = sp_ctx_microbatch(op->node->ctx);
-    t->pending = 0;
     t->last_ms = INT64_MIN;
     t->flush = flush;
+    op->st = t;
+    return t;
 }
 
 int sp_ops_track_arrived(sp_op *op, sp_epoch_track *t, int64_t time_ms)
@@ -79,12 +85,10 @@ static int collect_flush(sp_op *op, int64_t time_ms)
 
 int sp_ops_collect_open(sp_op *op, sp_collect_fn run)
 {
-    collect_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->cls->name);
-    sp_ops_track_init(&st->track, op, collect_flush);
+    collect_st *st = sp_ops_track_open(op, sizeof *st, collect_flush);
+    if (!st) return SPATE_ENOMEM;
     sp_rows_init(&st->kept, op->node->in[0]->schema, 0);
     st->run = run;
-    op->st = st;
     return 0;
 }
 
@@ -128,7 +132,8 @@ static int put_str(sp_buf *out, const char *p, size_t len, int json)
     return rc ? rc : sp_buf_putc(out, '"');
 }
 
-int sp_ops_put_value(sp_buf *out, const sp_vec *v, uint32_t r, int json)
+/* Appends the value of v at physical row r (see sp_ops_put_values). */
+static int put_value(sp_buf *out, const sp_vec *v, uint32_t r, int json)
 {
     if (sp_vec_is_null(v, r)) return sp_buf_put(out, "null", 4);
     switch (v->type) {
@@ -156,12 +161,12 @@ int sp_ops_put_values(sp_buf *out, const sp_batch *b, uint32_t r, int json)
     int rc = 0;
     for (int c = 0; c < b->ncols && rc == 0; c++) {
         if (c) rc = sp_buf_putc(out, ',');
-        if (!rc) rc = sp_ops_put_value(out, &b->cols[c], r, json);
+        if (!rc) rc = put_value(out, &b->cols[c], r, json);
     }
     return rc;
 }
 
-/* ------------------------------------------------------ output rows one by one */
+/* ------------------------------------------------------ output rows and schemas */
 
 int sp_ops_out_room(sp_op *op, sp_batch **cur)
 {

@@ -125,10 +125,8 @@ static int print_flush(sp_op *op, int64_t time_ms)
 static int print_open(sp_op *op)
 {
     const print_cfg *cfg = op->node->cfg;
-    print_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "print: out of memory");
-    op->st = st;
-    sp_ops_track_init(&st->track, op, print_flush);
+    print_st *st = sp_ops_track_open(op, sizeof *st, print_flush);
+    if (!st) return SPATE_ENOMEM;
     st->kept = sp_batch_new((uint32_t)cfg->n + 1);
     if (!st->kept || sp_batch_reset(st->kept, op->node->in[0]->schema))
         return sp_op_fail(op, SPATE_ENOMEM, "print: out of memory");
@@ -213,23 +211,6 @@ static int save_reset(const save_cfg *cfg, save_st *st)
     return sp_format_write_header(&cfg->fmt, &st->text);
 }
 
-static int save_open(sp_op *op)
-{
-    const save_cfg *cfg = op->node->cfg;
-    save_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "save_as_text_files: out of memory");
-    op->st = st;
-    st->microbatch = sp_ctx_microbatch(op->node->ctx);
-    epoch_track_init(&st->track);
-    st->last_file_ms = INT64_MIN;
-    st->path_cap = strlen(cfg->prefix) + strlen(cfg->suffix) + 48;
-    st->path = malloc(st->path_cap);
-    st->tmp = malloc(st->path_cap);
-    if (!st->path || !st->tmp || save_reset(cfg, st))
-        return sp_op_fail(op, SPATE_ENOMEM, "save_as_text_files: out of memory");
-    return 0;
-}
-
 /* Writes len bytes of p to tmp, then renames tmp to path. 0 or errno. */
 static int write_file_atomically(const char *tmp, const char *path, const char *p, size_t len)
 {
@@ -257,8 +238,22 @@ static int save_flush(sp_op *op, int64_t time_ms)
                           strerror(err));
     sp_op_count_out(op, st->rows);
     st->last_file_ms = t;
-    epoch_track_done(&st->track, time_ms);
+    sp_ops_track_done(&st->track, time_ms);
     if (save_reset(cfg, st))
+        return sp_op_fail(op, SPATE_ENOMEM, "save_as_text_files: out of memory");
+    return 0;
+}
+
+static int save_open(sp_op *op)
+{
+    const save_cfg *cfg = op->node->cfg;
+    save_st *st = sp_ops_track_open(op, sizeof *st, save_flush);
+    if (!st) return SPATE_ENOMEM;
+    st->last_file_ms = INT64_MIN;
+    st->path_cap = strlen(cfg->prefix) + strlen(cfg->suffix) + 48;
+    st->path = malloc(st->path_cap);
+    st->tmp = malloc(st->path_cap);
+    if (!st->path || !st->tmp || save_reset(cfg, st))
         return sp_op_fail(op, SPATE_ENOMEM, "save_as_text_files: out of memory");
     return 0;
 }
@@ -273,23 +268,9 @@ static int save_push(sp_op *op, int port, sp_batch *b)
     for (uint32_t i = 0; i < n && rc == 0; i++)
         rc = sp_format_write_row(&cfg->fmt, b, sp_batch_phys(b, i), &st->text);
     st->rows += n;
-    st->track.pending = 1;
     sp_op_release(op, b);
     if (rc) return sp_op_fail(op, rc, "save_as_text_files: cannot format a row");
-    return st->microbatch ? 0 : save_flush(op, time_ms);
-}
-
-static int save_epoch(sp_op *op, int64_t time_ms)
-{
-    save_st *st = op->st;
-    return st->microbatch ? save_flush(op, time_ms) : 0;
-}
-
-static int save_finish(sp_op *op)
-{
-    save_st *st = op->st;
-    if (!st->microbatch || !epoch_track_final_due(&st->track)) return 0;
-    return save_flush(op, sp_op_epoch_end_ms(op));
+    return sp_ops_track_arrived(op, &st->track, time_ms);
 }
 
 static void save_close(sp_op *op)
@@ -304,8 +285,8 @@ static void save_close(sp_op *op)
 }
 
 static const sp_op_class save_class = {.name = "save_as_text_files", .open = save_open,
-                                       .push = save_push, .epoch = save_epoch,
-                                       .finish = save_finish, .close = save_close,
+                                       .push = save_push, .epoch = sp_ops_track_epoch,
+                                       .finish = sp_ops_track_finish, .close = save_close,
                                        .cfg_free = save_cfg_free};
 
 int spate_stream_save_as_text_files(spate_stream *s, const char *prefix, const char *suffix,
@@ -338,12 +319,6 @@ typedef struct foreach_cfg {
     void *ud;
 } foreach_cfg;
 
-typedef struct foreach_st {
-    int microbatch;
-    spate_rows kept;   /* the batches of the current micro-batch, owned */
-    epoch_track track;
-} foreach_st;
-
 /* Calls the user function over rows; a nonzero return fails the job. */
 static int foreach_call(sp_op *op, const spate_rows *rows)
 {
@@ -356,83 +331,16 @@ static int foreach_call(sp_op *op, const spate_rows *rows)
     return 0;
 }
 
-/* Gives the kept batches back (to the pool while running, to free() after a failure,
- * when the pools may be gone) and empties the set. */
-static void foreach_drop_kept(sp_op *op, foreach_st *st, int to_pool)
-{
-    for (int i = 0; i < st->kept.nb; i++) {
-        if (to_pool) sp_op_release(op, st->kept.batches[i]);
-        else sp_batch_free(st->kept.batches[i]);
-    }
-    sp_rows_clear(&st->kept);
-}
-
-static int foreach_flush(sp_op *op, int64_t time_ms)
-{
-    foreach_st *st = op->st;
-    st->kept.time_ms = time_ms;
-    int rc = foreach_call(op, &st->kept);
-    foreach_drop_kept(op, st, 1);
-    epoch_track_done(&st->track, time_ms);
-    return rc;
-}
-
 static int foreach_open(sp_op *op)
 {
-    foreach_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "foreach_batch: out of memory");
-    st->microbatch = sp_ctx_microbatch(op->node->ctx);
-    epoch_track_init(&st->track);
-    sp_rows_init(&st->kept, op->node->in[0]->schema, 0);
-    op->st = st;
-    return 0;
-}
-
-static int foreach_push(sp_op *op, int port, sp_batch *b)
-{
-    foreach_st *st = op->st;
-    if (st->microbatch) {
-        st->track.pending = 1;
-        if (sp_rows_add(&st->kept, b) == 0) return 0;
-        sp_op_release(op, b);
-        return sp_op_fail(op, SPATE_ENOMEM, "foreach_batch: out of memory");
-    }
-    spate_rows one;
-    sp_rows_init(&one, op->node->in[0]->schema, b->time_ms);
-    int rc = sp_rows_add(&one, b);
-    if (rc == 0) rc = foreach_call(op, &one);
-    else rc = sp_op_fail(op, rc, "foreach_batch: out of memory");
-    sp_rows_clear(&one);
-    sp_op_release(op, b);
-    return rc;
-}
-
-static int foreach_epoch(sp_op *op, int64_t time_ms)
-{
-    foreach_st *st = op->st;
-    return st->microbatch ? foreach_flush(op, time_ms) : 0;
-}
-
-static int foreach_finish(sp_op *op)
-{
-    foreach_st *st = op->st;
-    if (!st->microbatch || !epoch_track_final_due(&st->track)) return 0;
-    return foreach_flush(op, sp_op_epoch_end_ms(op));
-}
-
-static void foreach_close(sp_op *op)
-{
-    foreach_st *st = op->st;
-    if (!st) return;
-    foreach_drop_kept(op, st, 0);
-    free(st);
-    op->st = NULL;
+    return sp_ops_collect_open(op, foreach_call);
 }
 
 static const sp_op_class foreach_class = {.name = "foreach_batch", .open = foreach_open,
-                                          .push = foreach_push, .epoch = foreach_epoch,
-                                          .finish = foreach_finish, .close = foreach_close,
-                                          .cfg_free = free};
+                                          .push = sp_ops_collect_push,
+                                          .epoch = sp_ops_track_epoch,
+                                          .finish = sp_ops_track_finish,
+                                          .close = sp_ops_collect_close, .cfg_free = free};
 
 int spate_stream_foreach_batch(spate_stream *s, spate_batch_fn fn, void *ud)
 {
@@ -460,10 +368,9 @@ struct sp_remember {
 };
 
 typedef struct remember_st {
-    int microbatch;
+    sp_epoch_track track; /* first: see sp_epoch_track */
     sp_batch **pending; /* copies of the current micro-batch */
     int npending, cappending;
-    epoch_track track;
 } remember_st;
 
 static void remember_free(void *p)
@@ -520,18 +427,13 @@ static int remember_store(sp_op *op, int64_t time_ms)
     remember_evict(r);
     pthread_mutex_unlock(&r->mu);
     st->npending = 0;
-    epoch_track_done(&st->track, time_ms);
+    sp_ops_track_done(&st->track, time_ms);
     return rc ? sp_op_fail(op, rc, "remember: out of memory") : 0;
 }
 
 static int remember_open(sp_op *op)
 {
-    remember_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "remember: out of memory");
-    st->microbatch = sp_ctx_microbatch(op->node->ctx);
-    epoch_track_init(&st->track);
-    op->st = st;
-    return 0;
+    return sp_ops_track_open(op, sizeof(remember_st), remember_store) ? 0 : SPATE_ENOMEM;
 }
 
 static int remember_keep(remember_st *st, sp_batch *copy)
@@ -554,24 +456,19 @@ static int remember_push(sp_op *op, int port, sp_batch *b)
     int64_t time_ms = b->time_ms;
     sp_batch *copy = sp_batch_clone(b);
     sp_op_release(op, b);
-    st->track.pending = 1;
     if (!copy || remember_keep(st, copy)) {
         sp_batch_free(copy);
         return sp_op_fail(op, SPATE_ENOMEM, "remember: out of memory");
     }
-    return st->microbatch ? 0 : remember_store(op, time_ms);
+    return sp_ops_track_arrived(op, &st->track, time_ms);
 }
 
-static int remember_epoch(sp_op *op, int64_t time_ms)
-{
-    remember_st *st = op->st;
-    return st->microbatch ? remember_store(op, time_ms) : 0;
-}
-
+/* Unlike sp_ops_track_finish: with no rows since the last epoch (or none at all)
+ * there is nothing to remember. */
 static int remember_finish(sp_op *op)
 {
     remember_st *st = op->st;
-    if (!st->microbatch || !st->track.pending) return 0;
+    if (!st->track.microbatch || !st->track.pending) return 0;
     return remember_store(op, sp_op_epoch_end_ms(op));
 }
 
@@ -586,7 +483,7 @@ static void remember_close(sp_op *op)
 }
 
 static const sp_op_class remember_class = {.name = "remember", .open = remember_open,
-                                           .push = remember_push, .epoch = remember_epoch,
+                                           .push = remember_push, .epoch = sp_ops_track_epoch,
                                            .finish = remember_finish, .close = remember_close,
                                            .cfg_free = remember_free};
 

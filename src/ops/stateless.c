@@ -23,21 +23,18 @@
  *    names the column.
  *  - Micro-batch vs continuous. transform and glom act at each micro-batch end
  *    (epoch) in the micro-batch style and per arriving batch in the continuous
- *    one. A source that ends sends a last EPOCH before END, so the final partial
- *    micro-batch normally closes through epoch(); finish() flushes again (at
- *    sp_op_epoch_end_ms) only what arrived after that last EPOCH - rows an
- *    upstream operator flushed in its own finish - or when no epoch ran at all.
- *    No micro-batch is lost and none is reported twice.
+ *    one; the bookkeeping (sp_epoch_track, ops.h) loses no micro-batch and reports
+ *    none twice. transform is a collecting operator (sp_ops_collect_*, ops.h),
+ *    like foreach_batch.
  *  - repartition(n): spate has one partition per worker, so n is advisory; rows
  *    are spread round-robin over the workers whatever n is.
  */
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/row.h"
-#include "formats/format.h"
+#include "ops/ops.h"
 #include "runtime/runtime.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,14 +54,15 @@ static int check_input(const spate_stream *in, int has_fn, spate_stream **out, c
     return 0;
 }
 
-/* Writes "name TYPE, ..." of s into buf (truncated to n bytes). */
-static void describe_schema(const spate_schema *s, char *buf, size_t n)
+/* Writes "name TYPE, ..." of s into buf, or "name, ..." without types (truncated
+ * to n bytes). */
+static void describe_schema(const spate_schema *s, int types, char *buf, size_t n)
 {
     size_t len = 0;
     buf[0] = 0;
     for (int i = 0; i < s->n && len < n; i++) {
-        int w = snprintf(buf + len, n - len, "%s%s %s", i ? ", " : "", s->f[i].name,
-                         spate_type_name(s->f[i].type));
+        int w = snprintf(buf + len, n - len, "%s%s%s%s", i ? ", " : "", s->f[i].name,
+                         types ? " " : "", types ? spate_type_name(s->f[i].type) : "");
         if (w < 0) break;
         len += (size_t)w;
     }
@@ -98,25 +96,6 @@ static int fail_callback(sp_op *op, int rc, const spate_out *o)
     if (o && o->err)
         return sp_op_fail(op, o->err, "%s: %s", op->cls->name, spate_last_error());
     return sp_op_fail(op, SPATE_EUSER, "%s: callback returned %d", op->cls->name, rc);
-}
-
-/* Micro-batch bookkeeping of the operators that act at epochs (see the file comment). */
-typedef struct epoch_track {
-    int pending;      /* a batch arrived since the last epoch */
-    int64_t last_ms;  /* time of the last epoch acted on, INT64_MIN before the first */
-} epoch_track;
-
-/* Should finish() flush a final micro-batch? Yes when rows arrived after the
- * last epoch (an upstream flushed in its finish) or when no epoch ran at all. */
-static int epoch_track_final_due(const epoch_track *t)
-{
-    return t->pending || t->last_ms == INT64_MIN;
-}
-
-static void epoch_track_done(epoch_track *t, int64_t time_ms)
-{
-    t->pending = 0;
-    t->last_ms = time_ms;
 }
 
 /* ----------------------------------------------- map, flatMap, mapValues, ... */
@@ -328,8 +307,8 @@ int spate_union(spate_stream *a, spate_stream *b, spate_stream **out)
         return sp_err(SPATE_EINVAL, "union: an input is an output or a sink, not a stream");
     if (!sp_schema_types_equal(a->schema, b->schema)) {
         char da[256], db[256];
-        describe_schema(a->schema, da, sizeof da);
-        describe_schema(b->schema, db, sizeof db);
+        describe_schema(a->schema, 1, da, sizeof da);
+        describe_schema(b->schema, 1, db, sizeof db);
         return sp_err(SPATE_ETYPE, "union: schemas differ: (%s) vs (%s)", da, db);
     }
     spate_schema *schema = sp_schema_copy(a->schema);
@@ -391,13 +370,7 @@ static const sp_op_class key_by_class = {.name = "key_by", .open = key_by_open,
 static int unknown_column(const spate_schema *s, const char *name)
 {
     char cols[256];
-    size_t len = 0;
-    cols[0] = 0;
-    for (int i = 0; i < s->n && len < sizeof cols; i++) {
-        int w = snprintf(cols + len, sizeof cols - len, "%s%s", i ? ", " : "", s->f[i].name);
-        if (w < 0) break;
-        len += (size_t)w;
-    }
+    describe_schema(s, 0, cols, sizeof cols);
     return sp_err(SPATE_ENOTFOUND, "key_by: unknown column '%s' (columns: %s)", name, cols);
 }
 
@@ -462,23 +435,6 @@ typedef struct transform_cfg {
     void *ud;
 } transform_cfg;
 
-typedef struct transform_st {
-    int microbatch;
-    spate_rows kept;   /* batches of the current micro-batch, owned */
-    epoch_track track;
-} transform_st;
-
-static int transform_open(sp_op *op)
-{
-    transform_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "transform: out of memory");
-    st->microbatch = sp_ctx_microbatch(op->node->ctx);
-    st->track.last_ms = INT64_MIN;
-    sp_rows_init(&st->kept, op->node->in[0]->schema, 0);
-    op->st = st;
-    return 0;
-}
-
 /* Calls the user function once over rows and emits what it built. */
 static int transform_run(sp_op *op, const spate_rows *rows)
 {
@@ -495,72 +451,14 @@ static int transform_run(sp_op *op, const spate_rows *rows)
     return rc ? rc : rc_close;
 }
 
-/* Gives the kept batches back and empties the row set for the next micro-batch. */
-static void transform_drop_kept(sp_op *op, transform_st *st, int to_pool)
+static int transform_open(sp_op *op)
 {
-    for (int i = 0; i < st->kept.nb; i++) {
-        if (to_pool) sp_op_release(op, st->kept.batches[i]);
-        else sp_batch_free(st->kept.batches[i]);
-    }
-    sp_rows_clear(&st->kept);
-}
-
-static int transform_flush(sp_op *op, int64_t time_ms)
-{
-    transform_st *st = op->st;
-    st->kept.time_ms = time_ms;
-    int rc = transform_run(op, &st->kept);
-    transform_drop_kept(op, st, 1);
-    epoch_track_done(&st->track, time_ms);
-    return rc;
-}
-
-static int transform_push(sp_op *op, int port, sp_batch *b)
-{
-    transform_st *st = op->st;
-    if (st->microbatch) {
-        st->track.pending = 1;
-        if (sp_rows_add(&st->kept, b) == 0) return 0;
-        sp_op_release(op, b);
-        return sp_op_fail(op, SPATE_ENOMEM, "transform: out of memory");
-    }
-    spate_rows one;
-    sp_rows_init(&one, op->node->in[0]->schema, b->time_ms);
-    int rc = sp_rows_add(&one, b);
-    if (rc == 0) rc = transform_run(op, &one);
-    else rc = sp_op_fail(op, rc, "transform: out of memory");
-    sp_rows_clear(&one);
-    sp_op_release(op, b);
-    return rc;
-}
-
-static int transform_epoch(sp_op *op, int64_t time_ms)
-{
-    transform_st *st = op->st;
-    return st->microbatch ? transform_flush(op, time_ms) : 0;
-}
-
-static int transform_finish(sp_op *op)
-{
-    transform_st *st = op->st;
-    int64_t t = sp_op_epoch_end_ms(op);
-    if (!st->microbatch || !epoch_track_final_due(&st->track)) return 0;
-    return transform_flush(op, t);
-}
-
-/* After a failure the pools may be gone: kept batches are freed, not released. */
-static void transform_close(sp_op *op)
-{
-    transform_st *st = op->st;
-    if (!st) return;
-    transform_drop_kept(op, st, 0);
-    free(st);
-    op->st = NULL;
+    return sp_ops_collect_open(op, transform_run);
 }
 
 static const sp_op_class transform_class = {
-    .name = "transform", .open = transform_open, .push = transform_push,
-    .epoch = transform_epoch, .finish = transform_finish, .close = transform_close,
+    .name = "transform", .open = transform_open, .push = sp_ops_collect_push,
+    .epoch = sp_ops_track_epoch, .finish = sp_ops_track_finish, .close = sp_ops_collect_close,
     .cfg_free = free};
 
 int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_transform_fn fn,
@@ -579,50 +477,10 @@ int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_tran
 /* --------------------------------------------------------------------- glom */
 
 typedef struct glom_st {
-    int microbatch;
+    sp_epoch_track track; /* first: see sp_epoch_track */
     sp_buf elements;   /* "[" then the rows so far, comma separated */
     int64_t n;
-    epoch_track track;
 } glom_st;
-
-/* Appends p[0..len) as a JSON string. */
-static int json_quoted(sp_buf *out, const char *p, size_t len)
-{
-    int rc = sp_buf_putc(out, '"');
-    if (!rc) rc = sp_buf_put_json_escaped(out, p, len);
-    return rc ? rc : sp_buf_putc(out, '"');
-}
-
-/* Shortest of %.15g / %.17g that reads back as x; JSON has no NaN or infinity. */
-static int json_double(sp_buf *out, double x)
-{
-    if (!isfinite(x)) return sp_buf_put(out, "null", 4);
-    char num[40];
-    snprintf(num, sizeof num, "%.15g", x);
-    if (strtod(num, NULL) != x) snprintf(num, sizeof num, "%.17g", x);
-    return sp_buf_put(out, num, strlen(num));
-}
-
-/* Appends the value of v at physical row r as JSON. */
-static int json_value(sp_buf *out, const sp_vec *v, uint32_t r)
-{
-    if (sp_vec_is_null(v, r)) return sp_buf_put(out, "null", 4);
-    switch (v->type) {
-    case SPATE_BOOL: return SP_BOOL(v)[r] ? sp_buf_put(out, "true", 4)
-                                          : sp_buf_put(out, "false", 5);
-    case SPATE_INT32:
-    case SPATE_INT64: return sp_buf_printf(out, "%lld", (long long)sp_vec_get_int(v, r));
-    case SPATE_FLOAT64: return json_double(out, SP_F64(v)[r]);
-    case SPATE_TIMESTAMP: {
-        char ts[48];
-        int len = sp_ts_format(SP_I64(v)[r], ts, sizeof ts);
-        return json_quoted(out, ts, (size_t)(len > 0 ? len : 0));
-    }
-    case SPATE_STRING:
-    case SPATE_BYTES: return json_quoted(out, SP_STR(v)[r].ptr, SP_STR(v)[r].len);
-    }
-    return 0;
-}
 
 /* Appends the live rows of b to the element array, each as a JSON array. */
 static int glom_add(glom_st *st, const sp_batch *b)
@@ -632,10 +490,7 @@ static int glom_add(glom_st *st, const sp_batch *b)
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         uint32_t r = sp_batch_phys(b, i);
         rc = st->n++ ? sp_buf_put(&st->elements, ",[", 2) : sp_buf_putc(&st->elements, '[');
-        for (int c = 0; c < b->ncols && rc == 0; c++) {
-            if (c) rc = sp_buf_putc(&st->elements, ',');
-            if (!rc) rc = json_value(&st->elements, &b->cols[c], r);
-        }
+        if (!rc) rc = sp_ops_put_values(&st->elements, b, r, 1);
         if (!rc) rc = sp_buf_putc(&st->elements, ']');
     }
     return rc;
@@ -646,16 +501,6 @@ static int glom_reset(glom_st *st)
     st->elements.len = 0;
     st->n = 0;
     return sp_buf_putc(&st->elements, '[');
-}
-
-static int glom_open(sp_op *op)
-{
-    glom_st *st = calloc(1, sizeof *st);
-    if (!st) return sp_op_fail(op, SPATE_ENOMEM, "glom: out of memory");
-    op->st = st;
-    st->microbatch = sp_ctx_microbatch(op->node->ctx);
-    st->track.last_ms = INT64_MIN;
-    return glom_reset(st) ? sp_op_fail(op, SPATE_ENOMEM, "glom: out of memory") : 0;
 }
 
 /* Emits this partition's row (partition, n, elements) and starts a new array. */
@@ -673,8 +518,15 @@ static int glom_emit(sp_op *op, int64_t time_ms)
     out_stamp(&o, time_ms);
     if (!rc) rc = sp_out_commit(&o);
     int rc_close = sp_op_out_close(op, &o);
-    epoch_track_done(&st->track, time_ms);
+    sp_ops_track_done(&st->track, time_ms);
     if (rc || rc_close) return sp_op_fail(op, rc ? rc : rc_close, "glom: cannot emit");
+    return glom_reset(st) ? sp_op_fail(op, SPATE_ENOMEM, "glom: out of memory") : 0;
+}
+
+static int glom_open(sp_op *op)
+{
+    glom_st *st = sp_ops_track_open(op, sizeof *st, glom_emit);
+    if (!st) return SPATE_ENOMEM;
     return glom_reset(st) ? sp_op_fail(op, SPATE_ENOMEM, "glom: out of memory") : 0;
 }
 
@@ -684,23 +536,8 @@ static int glom_push(sp_op *op, int port, sp_batch *b)
     int64_t time_ms = b->time_ms;
     int rc = glom_add(st, b);
     sp_op_release(op, b);
-    st->track.pending = 1;
     if (rc) return sp_op_fail(op, rc, "glom: out of memory");
-    return st->microbatch ? 0 : glom_emit(op, time_ms);
-}
-
-static int glom_epoch(sp_op *op, int64_t time_ms)
-{
-    glom_st *st = op->st;
-    return st->microbatch ? glom_emit(op, time_ms) : 0;
-}
-
-static int glom_finish(sp_op *op)
-{
-    glom_st *st = op->st;
-    int64_t t = sp_op_epoch_end_ms(op);
-    if (!st->microbatch || !epoch_track_final_due(&st->track)) return 0;
-    return glom_emit(op, t);
+    return sp_ops_track_arrived(op, &st->track, time_ms);
 }
 
 static void glom_close(sp_op *op)
@@ -713,8 +550,8 @@ static void glom_close(sp_op *op)
 }
 
 static const sp_op_class glom_class = {.name = "glom", .open = glom_open, .push = glom_push,
-                                       .epoch = glom_epoch, .finish = glom_finish,
-                                       .close = glom_close};
+                                       .epoch = sp_ops_track_epoch,
+                                       .finish = sp_ops_track_finish, .close = glom_close};
 
 int spate_glom(spate_stream *in, spate_stream **out)
 {

@@ -90,7 +90,9 @@ struct sp_op {
 
 /* ---- building the graph (ops/ and connectors call these while the job is built) */
 
-/* Adds a node. schema is taken over (freed on failure too). Inputs' exchanges in ex.
+/* Adds a node. schema and cfg are taken over: on failure too they are freed (cfg
+ * with cls->cfg_free, so a class whose cfg is allocated must have one). Inputs'
+ * exchanges in ex.
  * Fails with SPATE_ESTATE once the context has started. */
 int sp_node_add(spate_ctx *ctx, const sp_op_class *cls, void *cfg, spate_schema *schema,
                 int nkeys, int ninputs, spate_stream *const *in, const sp_exchange *ex,
