@@ -168,7 +168,8 @@ static void make_tmpdir(char *out, size_t n)
 static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    CHECK(n > 0 && (size_t)n < sizeof path);
     FILE *f = fopen(path, "w");
     if (!f) return;
     fputs(text, f);

@@ -957,7 +957,7 @@ static void ops_save_as_text_files(void)
         REQUIRE_OK(spate_stream_save_as_text_files(r, prefix, suffixes[k], "csv"));
         CHECK_EQ_INT(run_job(ctx), 0);
         char *lines[16];
-        int nfiles;
+        int nfiles = 0;
         int n = read_saved(dir, k ? "" : ".csv", lines, 16, &nfiles);
         CHECK_EQ_INT(n, 3);
         for (int i = 0; i < n && i < 3; i++) CHECK_EQ_STR(lines[i], want[i]);

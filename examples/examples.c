@@ -1,0 +1,138 @@
+/*
+ * examples.c - the table of built-in examples and the helpers they share.
+ *
+ * The table is data, not code: the CLI parses options, lists examples and prints
+ * help from it, so adding an example means one builder file plus one entry here.
+ * Option defaults live in the table (not in the builders) so that --help shows
+ * exactly what a run would use. Builders report their own failures (a directory
+ * they cannot create) through ex_error, a single message buffer: the CLI is
+ * single-threaded while it builds a job, so no locking is needed.
+ */
+#include "examples.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const ex_opt telemetry_opts[] = {
+    {"input", "DIR", "examples/data/telemetry", "directory of CSV files to read"},
+    {"output", "DIR", "out/telemetry", "directory for the summary files, created if missing"},
+    {"once", NULL, NULL, "read the files present, then exit"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const ex_opt wordcount_socket_opts[] = {
+    {"host", "HOST", "127.0.0.1", "text server to connect to (try `nc -lk 9999`)"},
+    {"port", "PORT", "9999", "its TCP port"},
+    {"output", "DIR", NULL, "also save each batch's counts as CSV files here"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const ex_opt wordcount_dir_opts[] = {
+    {"input", "DIR", "examples/data/words", "directory of text files to read"},
+    {"output", "DIR", NULL, "also save each batch's counts as CSV files here"},
+    {"once", NULL, NULL, "read the files present, then exit"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const ex_def ex_table[] = {
+    {"telemetry", "running min/max/mean heart rate per patient and visit",
+     "Reads medical telemetry CSV files (patient_id, visit, timestamp, heart_rate) as they\n"
+     "appear in a directory and keeps, per patient and visit, the running minimum,\n"
+     "maximum and mean heart rate and the number of readings. Every batch prints the\n"
+     "updated summaries and saves them as OUTPUT/summary-TIME.csv. Malformed rows go to\n"
+     "the dead-letter output (stderr by default) and the job goes on.",
+     ex_telemetry, 1000, telemetry_opts},
+    {"wordcount-socket", "per-batch word counts of lines from a TCP server",
+     "Connects to a TCP server sending lines of text and prints, every batch, how many\n"
+     "times each word occurred in that batch (Spark's NetworkWordCount).",
+     ex_wordcount_socket, 1000, wordcount_socket_opts},
+    {"wordcount-dir", "running word counts of text files in a directory",
+     "Reads text files as they appear in a directory and prints, every batch, the\n"
+     "running count of each word the batch touched.",
+     ex_wordcount_dir, 1000, wordcount_dir_opts},
+    {NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+static char ex_msg[512];
+
+const ex_def *ex_find(const char *name)
+{
+    for (const ex_def *d = ex_table; d->name; d++)
+        if (strcmp(d->name, name) == 0) return d;
+    return NULL;
+}
+
+int ex_opt_index(const ex_def *def, const char *name)
+{
+    for (int i = 0; def->opts[i].name; i++)
+        if (strcmp(def->opts[i].name, name) == 0) return i;
+    return -1;
+}
+
+const char *ex_arg(const ex_args *args, const char *name)
+{
+    int i = ex_opt_index(args->def, name);
+    if (i < 0) return NULL;
+    return args->given[i] ? args->given[i] : args->def->opts[i].def;
+}
+
+int ex_flag(const ex_args *args, const char *name)
+{
+    int i = ex_opt_index(args->def, name);
+    return i >= 0 && args->given[i] != NULL;
+}
+
+int ex_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ex_msg, sizeof ex_msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *ex_last_error(void)
+{
+    return ex_msg;
+}
+
+void ex_clear_error(void)
+{
+    ex_msg[0] = '\0';
+}
+
+/* Creates one directory; an existing directory is fine, an existing file is not. */
+static int make_dir(const char *path)
+{
+    struct stat st;
+    if (mkdir(path, 0777) == 0) return 0;
+    if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    return ex_error(SPATE_EIO, "cannot create directory '%s': %s", path, strerror(errno));
+}
+
+int ex_make_dirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return ex_error(SPATE_EINVAL, "bad directory name '%s'", path);
+    memcpy(buf, path, n + 1);
+    /* Create each ancestor in turn by cutting the path at its slashes. */
+    for (size_t i = 1; i < n; i++) {
+        if (buf[i] != '/') continue;
+        buf[i] = '\0';
+        int rc = make_dir(buf);
+        buf[i] = '/';
+        if (rc) return rc;
+    }
+    return make_dir(buf);
+}
+
+int ex_join_path(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= size) return ex_error(SPATE_EINVAL, "path too long: '%s'", dir);
+    return 0;
+}
