@@ -189,6 +189,7 @@ typedef struct spate_metrics {
     uint64_t records_in;     /* records read by sources */
     uint64_t records_out;    /* records written by sinks and outputs */
     uint64_t bad_records;    /* malformed records (skipped, dead-lettered or failed) */
+    uint64_t late_records;   /* records dropped behind the watermark (windows) */
     uint64_t batches;        /* micro-batch intervals elapsed (micro-batch style); a last
                                 partial batch flushed by the end of input is not counted */
 } spate_metrics;
@@ -317,6 +318,149 @@ int spate_cogroup(spate_stream *left, spate_stream *right, const spate_schema *o
                   spate_group_fn fn, void *ud, spate_stream **out);
 
 const spate_schema *spate_stream_schema(const spate_stream *s);
+
+/* ------------------------------------------------------------ event time */
+
+/* Watermarks and event times are TIMESTAMPs: microseconds since the epoch, UTC. */
+#define SPATE_WATERMARK_MIN INT64_MIN /* no watermark yet */
+#define SPATE_WATERMARK_MAX INT64_MAX /* end of input: every window is due */
+
+/* Event time and watermarks for a stream (Flink's WatermarkStrategy.
+ * forBoundedOutOfOrderness). Per instance of the assigner (a source partition):
+ * watermark = largest event time seen - max_delay, advanced after every batch,
+ * never backwards; an instance that saw no input for idle_timeout_ms (processing
+ * time) is marked idle and stops holding downstream watermarks back until it
+ * sees input again. The end of input sends SPATE_WATERMARK_MAX. */
+typedef struct spate_event_time {
+    const char *column;      /* the event-time column */
+    const char *unit;        /* BIGINT/INT columns: "s", "ms" (default) or "us" */
+    const char *format;      /* STRING columns: strptime(3) format (UTC); NULL = ISO-8601 */
+    int64_t max_delay_ms;    /* bounded out-of-orderness */
+    int64_t idle_timeout_ms; /* 0 = an input is never idle */
+} spate_event_time;
+
+/* The output has the input's schema with `column` as a TIMESTAMP; it is the
+ * stream's event time for windows downstream. A value that cannot be read as a
+ * time (or NULL) is a bad record: dead-lettered and dropped. */
+int spate_with_event_time(spate_stream *in, const spate_event_time *et, spate_stream **out);
+/* Ingestion time: appends "ingest_time TIMESTAMP", the time the batch was read,
+ * which is also the watermark (no delay). */
+int spate_with_ingestion_time(spate_stream *in, spate_stream **out);
+/* Current watermark of the operator producing s: the minimum over its instances,
+ * SPATE_WATERMARK_MIN before the first. Callable while the job runs. */
+int spate_stream_watermark(const spate_stream *s, int64_t *wm_us);
+
+/* -------------------------------------------------------------- windows */
+
+typedef enum spate_window_kind {
+    SPATE_WINDOW_TUMBLING = 1, /* size */
+    SPATE_WINDOW_SLIDING,      /* size, slide (hopping) */
+    SPATE_WINDOW_SESSION,      /* gap, per key; merges when a record bridges two */
+    SPATE_WINDOW_GLOBAL,       /* one window for all time: needs a count or period trigger */
+    SPATE_WINDOW_COUNT         /* every `count` elements of a key */
+} spate_window_kind;
+
+/* When a window fires. All zero = on time only: when the watermark passes the
+ * window's end, then once per late element within allowed lateness. */
+typedef struct spate_trigger {
+    int64_t early_count;     /* also fire every N elements a window receives (0 = no) */
+    int64_t early_period_ms; /* also fire every period of processing time while a window
+                                has new elements (0 = no) */
+    int no_on_time;          /* do not fire when the watermark passes the end */
+    int64_t late_count;      /* within allowed lateness, fire every N late elements
+                                (0 = each one) */
+    int purge;               /* fire-and-purge: a window's state is dropped after firing */
+} spate_trigger;
+
+/* What repeated firings of one window emit (the default is accumulating). */
+typedef enum spate_accumulation {
+    SPATE_ACC_DEFAULT = 0,
+    SPATE_ACC_DISCARDING,   /* only what arrived since the last firing */
+    SPATE_ACC_ACCUMULATING, /* every key's total so far */
+    SPATE_ACC_RETRACTING    /* retract all the window emitted before, then the totals */
+} spate_accumulation;
+
+typedef enum spate_output_mode {
+    SPATE_OUTPUT_DEFAULT = 0, /* as the accumulation says */
+    SPATE_OUTPUT_APPEND,      /* each (key, window) once, when final; no early firings */
+    SPATE_OUTPUT_UPDATE,      /* each firing emits the keys that changed, with totals */
+    SPATE_OUTPUT_COMPLETE     /* each firing emits every key of every window kept */
+} spate_output_mode;
+
+/* Records behind the watermark by more than the allowed lateness. */
+typedef enum spate_late_policy {
+    SPATE_LATE_DROP = 0,       /* dropped and counted (spate_metrics.late_records) */
+    SPATE_LATE_SIDE_OUTPUT     /* routed to spate_window_late_stream */
+} spate_late_policy;
+
+typedef struct spate_window_spec {
+    spate_window_kind kind;
+    int64_t size_ms, slide_ms, offset_ms; /* tumbling, sliding: aligned to the epoch + offset */
+    int64_t gap_ms;                       /* session */
+    int64_t count;                        /* count windows */
+    const char *time_column; /* NULL = the stream's event time (spate_with_event_time) */
+    int processing_time;     /* windows by the worker's clock instead of event time */
+    spate_trigger trigger;
+    spate_accumulation accumulation;
+    spate_output_mode output;
+    int64_t allowed_lateness_ms;
+    spate_late_policy late;
+} spate_window_spec;
+
+/* Windowed keyed aggregation. Output columns: the keys, window_start TIMESTAMP,
+ * window_end TIMESTAMP, one per aggregate, and op STRING - the changelog kind of
+ * the row: "+I" first result of a (key, window), "+U" a later result, "-U" the
+ * retraction of an earlier one. Windows are half-open [start, end). A window
+ * fires when the watermark reaches its end (see spate_trigger). Works in both
+ * styles: watermarks flow independently of micro-batches. A non-keyed stream
+ * aggregates as one key (spate_key_by with no columns is not needed). */
+int spate_window_aggregate(spate_stream *in, const spate_window_spec *w, int naggs,
+                           const spate_agg *aggs, spate_stream **out);
+/* The same with a reduce function over the value columns (output: keys, window
+ * columns, value columns, op). */
+int spate_window_reduce(spate_stream *in, const spate_window_spec *w, spate_reduce_fn fn,
+                        void *ud, spate_stream **out);
+/* The late records of a windowed stream made with late = SPATE_LATE_SIDE_OUTPUT
+ * (the window's input schema). */
+int spate_window_late_stream(spate_stream *windowed, spate_stream **late);
+
+/* ---------------------------------------- DStream windows (micro-batch style) */
+
+/* Spark's windowed DStream operations over processing-time micro-batches: a
+ * window covers the last length_ms of batches and is computed every slide_ms;
+ * both must be multiples of the batch interval (SPATE_EINVAL otherwise). */
+int spate_window(spate_stream *in, int64_t length_ms, int64_t slide_ms, spate_stream **out);
+int spate_count_by_window(spate_stream *in, int64_t length_ms, int64_t slide_ms,
+                          spate_stream **out);
+/* inv_fn (may be NULL) removes a value from a reduced value: with it the window is
+ * updated incrementally (add the entering batch, remove the leaving one); without
+ * it each window is recomputed from its batches. */
+int spate_reduce_by_window(spate_stream *in, spate_reduce_fn fn, spate_reduce_fn inv_fn,
+                           void *ud, int64_t length_ms, int64_t slide_ms, spate_stream **out);
+int spate_reduce_by_key_and_window(spate_stream *in, spate_reduce_fn fn, spate_reduce_fn inv_fn,
+                                   void *ud, int64_t length_ms, int64_t slide_ms,
+                                   spate_stream **out);
+int spate_count_by_value_and_window(spate_stream *in, int64_t length_ms, int64_t slide_ms,
+                                    spate_stream **out);
+
+/* ---------------------------------------------------------------- timers */
+
+/* KeyedProcessFunction: fn sees each record of a keyed stream with its key's
+ * timer context; timers fire per key, event-time ones when the watermark passes
+ * them, processing-time ones by the worker's clock. A (key, time) pair registered
+ * twice fires once. Output: the key columns then out_schema's columns. */
+typedef struct spate_timer_ctx spate_timer_ctx;
+int spate_timer_key(const spate_timer_ctx *t, spate_row *key);
+int64_t spate_timer_watermark(const spate_timer_ctx *t);      /* µs */
+int64_t spate_timer_now(const spate_timer_ctx *t);            /* processing time, ms */
+int spate_timer_at_event_time(spate_timer_ctx *t, int64_t ts_us);
+int spate_timer_at_processing_time(spate_timer_ctx *t, int64_t ms);
+typedef int (*spate_process_fn)(const spate_row *in, spate_timer_ctx *t, spate_out *out,
+                                void *ud);
+typedef int (*spate_on_timer_fn)(int64_t when, int event_time, spate_timer_ctx *t,
+                                 spate_out *out, void *ud);
+int spate_process(spate_stream *in, const spate_schema *out_schema, spate_process_fn fn,
+                  spate_on_timer_fn on_timer, void *ud, spate_stream **out);
 
 /* --------------------------------------------------------------- outputs */
 

@@ -331,6 +331,7 @@ int spate_ctx_metrics(const spate_ctx *ctx, spate_metrics *m)
     m->records_out = atomic_load(&ctx->records_out);
     m->bad_records = ctx->state == SP_CTX_BUILDING ? 0 : atomic_load(&ctx->dl.count);
     m->batches = atomic_load(&ctx->batches);
+    m->late_records = atomic_load(&ctx->late_records);
     return 0;
 }
 

@@ -42,7 +42,7 @@ struct spate_ctx {
     int job_error;
     char job_msg[512];
 
-    atomic_uint_fast64_t records_in, records_out, batches;
+    atomic_uint_fast64_t records_in, records_out, batches, late_records;
 };
 
 /* Records the job error (first wins) and asks every worker to abort. */

@@ -56,6 +56,7 @@ int sp_node_add(spate_ctx *ctx, const sp_op_class *cls, void *cfg, spate_schema 
     s->schema = schema;
     s->nkeys = nkeys;
     s->single = single;
+    s->time_col = -1;
     s->ninputs = ninputs;
     for (int i = 0; i < ninputs; i++) {
         s->in[i] = in[i];
@@ -76,8 +77,24 @@ static int add_edge(spate_stream *from, spate_stream *to, int port)
     memset(e, 0, sizeof *e);
     e->to = to;
     e->port = port;
+    e->side = to->in_side[port];
     e->ex = to->ex[port];
     return 0;
+}
+
+static int side_push(sp_op *op, int port, sp_batch *b)
+{
+    return sp_op_emit(op, b);
+}
+
+static const sp_op_class side_class = {.name = "side output", .push = side_push};
+
+int sp_node_add_side(spate_stream *parent, spate_schema *schema, spate_stream **out)
+{
+    sp_exchange ex = SP_EX_FORWARD;
+    int rc = sp_node_add(parent->ctx, &side_class, NULL, schema, 0, 1, &parent, &ex, 0, out);
+    if (!rc) (*out)->in_side[0] = 1;
+    return rc;
 }
 
 /* Single placement, decided in topological order. */
@@ -124,6 +141,10 @@ static int make_instances(spate_ctx *ctx, spate_stream *s)
         op->chans = calloc((size_t)(nch ? nch : 1), sizeof *op->chans);
         if (!op->chans) return SPATE_ENOMEM;
         op->nchans = op->nlive = nch;
+        op->wm = SPATE_WATERMARK_MIN;
+        atomic_init(&op->wm_pub, SPATE_WATERMARK_MIN);
+        for (int c = 0; c < nch; c++) op->chans[c].wm = SPATE_WATERMARK_MIN;
+        if (s->cls->tick) ctx->w[w].nticking++;
         /* A forward input with no upstream instance on this worker never sends:
          * its channel exists (so channel numbers are the same on every worker)
          * but is ended from the start. */

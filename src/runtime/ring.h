@@ -16,11 +16,17 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-typedef enum { SP_MSG_DATA, SP_MSG_EPOCH, SP_MSG_END } sp_msg_kind;
+typedef enum {
+    SP_MSG_DATA,
+    SP_MSG_EPOCH,     /* end of a micro-batch: value = batch time, ms */
+    SP_MSG_END,       /* the input is exhausted */
+    SP_MSG_WATERMARK, /* value = watermark, µs */
+    SP_MSG_IDLE       /* the input is idle: it holds no watermark back */
+} sp_msg_kind;
 
 typedef struct sp_msg {
     sp_msg_kind kind;
-    int64_t time_ms;  /* EPOCH: batch time */
+    int64_t value;    /* EPOCH, WATERMARK */
     sp_batch *b;      /* DATA */
 } sp_msg;
 

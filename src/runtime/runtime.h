@@ -49,8 +49,14 @@ typedef struct sp_op_class {
     int (*push)(sp_op *op, int port, sp_batch *b);
     /* End of a micro-batch, aligned over all inputs. time_ms = batch time. Optional. */
     int (*epoch)(sp_op *op, int64_t time_ms);
-    /* Every input has ended: flush what is left. Optional. */
+    /* Every input has ended: flush what is left. Runs after watermark(MAX). Optional. */
     int (*finish)(sp_op *op);
+    /* The instance's watermark advanced (min over its live, active inputs), in µs.
+     * The runtime forwards the watermark downstream after this returns. Optional. */
+    int (*watermark)(sp_op *op, int64_t wm_us);
+    /* Called on every round of the worker loop (processing-time timers, idleness).
+     * now_ms is the wall clock. Optional. */
+    int (*tick)(sp_op *op, int64_t now_ms);
     /* Frees op->st; called once per opened instance, also after failures. Optional. */
     void (*close)(sp_op *op);
     /* Frees node->cfg when the context is freed. Optional. */
@@ -69,6 +75,8 @@ struct spate_stream {
     int ninputs;
     spate_stream *in[2];
     sp_exchange ex[2];
+    int in_side[2];          /* input p reads the side output of in[p] (late records) */
+    int time_col;            /* event-time column of the output, -1 if none */
     int nout;                /* downstream edges */
     struct sp_edge *out;
     int64_t remember_ms;     /* spate_stream_remember */
@@ -85,6 +93,9 @@ struct sp_op {
     struct sp_chan *chans;   /* input channels (runtime private) */
     int nchans, nlive, nmarked;
     int64_t mark_time;       /* time of the EPOCH being aligned */
+    int64_t wm;              /* watermark, µs (owning worker only) */
+    _Atomic int64_t wm_pub;  /* the same, for spate_stream_watermark */
+    int idle_out;            /* IDLE was sent downstream and nothing since */
     int opened, finished;
 };
 
@@ -97,6 +108,9 @@ struct sp_op {
 int sp_node_add(spate_ctx *ctx, const sp_op_class *cls, void *cfg, spate_schema *schema,
                 int nkeys, int ninputs, spate_stream *const *in, const sp_exchange *ex,
                 int single, spate_stream **out);
+/* Adds a pass-through node fed by the side output of parent (sp_op_emit_side),
+ * with the given schema (taken over). */
+int sp_node_add_side(spate_stream *parent, spate_schema *schema, spate_stream **out);
 /* Micro-batch style? (batch.interval.ms > 0) */
 int sp_ctx_microbatch(const spate_ctx *ctx);
 int sp_ctx_workers(const spate_ctx *ctx);
@@ -109,12 +123,21 @@ sp_batch *sp_op_batch(sp_op *op, const spate_schema *schema);
 void sp_op_release(sp_op *op, sp_batch *b);
 /* Hands b downstream (ownership passes; an empty batch is just released). */
 int sp_op_emit(sp_op *op, sp_batch *b);
+/* Hands b to the side output (nodes made by sp_node_add_side); released if none. */
+int sp_op_emit_side(sp_op *op, sp_batch *b);
+/* Watermark assigners: advances this instance's watermark to wm_us (ignored unless
+ * it moves forward) and sends it downstream. */
+int sp_op_emit_watermark(sp_op *op, int64_t wm_us);
+/* Watermark assigners: this instance's input is idle; downstream stops waiting on it
+ * until it sends data or a watermark again. */
+int sp_op_emit_idle(sp_op *op);
 /* Records the job's error (the first one wins) and returns code. */
 int sp_op_fail(sp_op *op, int code, const char *fmt, ...) SP_PRINTF(3, 4);
 /* Job-wide services. */
 struct sp_deadletter *sp_op_deadletter(sp_op *op);
 void sp_op_count_in(sp_op *op, uint64_t n);
 void sp_op_count_out(sp_op *op, uint64_t n);
+void sp_op_count_late(sp_op *op, uint64_t n);
 /* Micro-batches begun so far on this worker (0 before the first boundary). */
 int64_t sp_op_epoch_index(const sp_op *op);
 /* Milliseconds since the epoch at which the current micro-batch ends. */

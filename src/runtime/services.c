@@ -96,6 +96,38 @@ void sp_op_count_in(sp_op *op, uint64_t n)
     atomic_fetch_add_explicit(&op->node->ctx->records_in, n, memory_order_relaxed);
 }
 
+void sp_op_count_late(sp_op *op, uint64_t n)
+{
+    atomic_fetch_add_explicit(&op->node->ctx->late_records, n, memory_order_relaxed);
+}
+
+int sp_op_emit_watermark(sp_op *op, int64_t wm_us)
+{
+    return sp_set_watermark(op, wm_us);
+}
+
+int sp_op_emit_idle(sp_op *op)
+{
+    if (op->idle_out) return 0;
+    op->idle_out = 1;
+    return sp_emit_marker(op, SP_MSG_IDLE, 0);
+}
+
+int spate_stream_watermark(const spate_stream *s, int64_t *wm_us)
+{
+    if (!s || !wm_us) return sp_err(SPATE_EINVAL, "stream and wm_us are required");
+    int64_t min = SPATE_WATERMARK_MIN;
+    int seen = 0;
+    for (int w = 0; s->inst && w < s->ctx->workers; w++) {
+        if (!s->inst[w]) continue;
+        int64_t v = atomic_load_explicit(&s->inst[w]->wm_pub, memory_order_relaxed);
+        if (!seen || v < min) min = v;
+        seen = 1;
+    }
+    *wm_us = min;
+    return 0;
+}
+
 void sp_op_count_out(sp_op *op, uint64_t n)
 {
     atomic_fetch_add_explicit(&op->node->ctx->records_out, n, memory_order_relaxed);

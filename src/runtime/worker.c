@@ -11,6 +11,13 @@
  * on a forward channel is held), so no record of batch k+1 reaches an operator
  * before batch k is closed - the barrier alignment of Flink's checkpoints.
  *
+ * Watermarks are not aligned but combined: an instance's watermark is the minimum
+ * of the last watermark of each live, active input channel, and it only moves
+ * forward. A channel that sent IDLE (its assigner saw no input for a while) does
+ * not count until it sends data or a watermark again; when every live channel is
+ * idle the instance passes IDLE on. When all inputs have ended the watermark
+ * becomes SPATE_WATERMARK_MAX before finish(), so every pending window fires.
+ *
  * Backpressure without deadlock: a producer facing a full ring drains the
  * rings of its own worker's instances at or after the consumer in topological
  * order while it waits. Those only emit further downstream, so the waiting
@@ -83,9 +90,37 @@ static int hold(sp_chan *ch, const sp_msg *m)
     return 0;
 }
 
+int sp_set_watermark(sp_op *op, int64_t wm)
+{
+    if (wm <= op->wm) return 0;
+    op->wm = wm;
+    op->idle_out = 0;
+    atomic_store_explicit(&op->wm_pub, wm, memory_order_relaxed);
+    int rc = op->cls->watermark ? op->cls->watermark(op, wm) : 0;
+    return rc ? rc : sp_emit_marker(op, SP_MSG_WATERMARK, wm);
+}
+
+/* Recomputes the watermark from the channels after one of them changed. */
+static int combine_watermarks(sp_op *op)
+{
+    int64_t min = SPATE_WATERMARK_MAX;
+    int active = 0;
+    for (int c = 0; c < op->nchans; c++) {
+        const sp_chan *ch = &op->chans[c];
+        if (ch->ended || ch->idle) continue;
+        active++;
+        if (ch->wm < min) min = ch->wm;
+    }
+    if (active) return sp_set_watermark(op, min);
+    if (op->nlive == 0 || op->idle_out) return 0;
+    op->idle_out = 1;
+    return sp_emit_marker(op, SP_MSG_IDLE, 0);
+}
+
 static int finish(sp_op *op)
 {
-    int rc = op->cls->finish ? op->cls->finish(op) : 0;
+    int rc = sp_set_watermark(op, SPATE_WATERMARK_MAX);
+    if (!rc && op->cls->finish) rc = op->cls->finish(op);
     if (!rc) rc = sp_emit_marker(op, SP_MSG_END, 0);
     op->finished = 1;
     op->worker->nfinished++;
@@ -126,17 +161,28 @@ int sp_deliver(sp_op *op, int c, sp_msg *m)
     }
     switch (m->kind) {
     case SP_MSG_DATA:
+        ch->idle = 0;
         return op->cls->push(op, ch->port, m->b);
     case SP_MSG_EPOCH:
         ch->marked = 1;
         op->nmarked++;
-        op->mark_time = m->time_ms;
+        op->mark_time = m->value;
         return op->nmarked == op->nlive ? align(op) : 0;
-    case SP_MSG_END:
+    case SP_MSG_END: {
         ch->ended = 1;
         op->nlive--;
         if (op->nlive == 0) return finish(op);
+        int rc = combine_watermarks(op);
+        if (rc) return rc;
         return op->nmarked && op->nmarked == op->nlive ? align(op) : 0;
+    }
+    case SP_MSG_WATERMARK:
+        if (m->value > ch->wm) ch->wm = m->value;
+        ch->idle = 0;
+        return combine_watermarks(op);
+    case SP_MSG_IDLE:
+        ch->idle = 1;
+        return combine_watermarks(op);
     }
     return 0;
 }
@@ -227,17 +273,22 @@ static int send_edge(sp_op *op, sp_edge *e, sp_batch *b)
     return 0;
 }
 
-int sp_op_emit(sp_op *op, sp_batch *b)
+/* Sends b down every edge of the main (side = 0) or side output. */
+static int emit_to(sp_op *op, sp_batch *b, int side)
 {
     spate_stream *s = op->node;
     if (!b) return 0;
-    if (sp_batch_count(b) == 0 || s->nout == 0) {
+    int last = -1;
+    for (int k = 0; k < s->nout; k++)
+        if (s->out[k].side == side) last = k;
+    if (sp_batch_count(b) == 0 || last < 0) {
         sp_op_release(op, b);
         return 0;
     }
     op->worker->emitted++;
-    for (int k = 0; k < s->nout; k++) {
-        sp_batch *x = k == s->nout - 1 ? b : sp_batch_clone(b);
+    for (int k = 0; k <= last; k++) {
+        if (s->out[k].side != side) continue;
+        sp_batch *x = k == last ? b : sp_batch_clone(b);
         if (!x) {
             sp_op_release(op, b);
             return sp_err(SPATE_ENOMEM, "out of memory");
@@ -251,13 +302,23 @@ int sp_op_emit(sp_op *op, sp_batch *b)
     return 0;
 }
 
-int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t time_ms)
+int sp_op_emit(sp_op *op, sp_batch *b)
+{
+    return emit_to(op, b, 0);
+}
+
+int sp_op_emit_side(sp_op *op, sp_batch *b)
+{
+    return emit_to(op, b, 1);
+}
+
+int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t value)
 {
     spate_stream *s = op->node;
     int u = op->instance;
     for (int k = 0; k < s->nout; k++) {
         sp_edge *e = &s->out[k];
-        sp_msg m = {kind, time_ms, NULL};
+        sp_msg m = {kind, value, NULL};
         int rc = 0;
         if (e->ex == SP_EX_FORWARD) {
             rc = sp_deliver(e->to->inst[u], e->chan, &m);
@@ -301,6 +362,18 @@ static int tick(sp_worker *w, int *progress)
         w->epoch++;
         if (w->id == 0) atomic_fetch_add(&w->ctx->batches, 1);
         (*progress)++;
+    }
+    return 0;
+}
+
+static int tick_ops(sp_worker *w)
+{
+    int64_t now = sp_now_ms();
+    for (int i = 0; i < w->nops; i++) {
+        sp_op *op = w->ops[i];
+        if (!op->cls->tick || op->finished) continue;
+        int rc = op->cls->tick(op, now);
+        if (rc) return rc;
     }
     return 0;
 }
@@ -355,6 +428,7 @@ void *sp_worker_main(void *arg)
         int progress = 0;
         if (ctx->interval_ms > 0) rc = tick(w, &progress);
         if (!rc) rc = poll_sources(w, &progress);
+        if (!rc && w->nticking) rc = tick_ops(w);
         if (!rc) {
             int p = drain(w, 0);
             if (p < 0) rc = p;

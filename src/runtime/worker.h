@@ -14,6 +14,8 @@ typedef struct sp_chan {
     sp_ring *ring;
     int marked;     /* delivered the EPOCH being aligned */
     int ended;      /* delivered END */
+    int idle;       /* delivered IDLE and nothing since */
+    int64_t wm;     /* last watermark delivered, µs */
     /* Forward channels cannot be paused, so what arrives on them while they are
      * marked waits here until the epoch is aligned (exchange rings just wait). */
     sp_msg *held;
@@ -24,6 +26,7 @@ typedef struct sp_chan {
 typedef struct sp_edge {
     spate_stream *to;
     int port;
+    int side;            /* carries the side output of its node */
     sp_exchange ex;
     int chan;            /* forward: channel index in the child instance */
     sp_ring ***rings;    /* exchange: rings[from][to], NULL where not placed */
@@ -40,6 +43,7 @@ struct sp_worker {
     sp_op **ops;         /* instances on this worker, topological order */
     int nops, nfinished;
     uint64_t emitted;    /* batches emitted: tells the loop whether a poll produced */
+    int nticking;        /* instances with a tick() */
     int64_t epoch;       /* current micro-batch, 1-based: ends at start + epoch*interval */
     int idle_spins;
 };
@@ -48,8 +52,10 @@ struct sp_worker {
 void *sp_worker_main(void *arg);
 /* Delivers m to channel c of op (data, EPOCH or END), aligning markers. */
 int sp_deliver(sp_op *op, int c, sp_msg *m);
-/* Sends EPOCH or END from op to every downstream instance. */
-int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t time_ms);
+/* Sends a marker (EPOCH, END, WATERMARK, IDLE) from op to every downstream instance. */
+int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t value);
+/* Sets op's watermark, runs its watermark() and forwards the watermark. */
+int sp_set_watermark(sp_op *op, int64_t wm);
 /* Ends a source instance: a last EPOCH (micro-batch style), then END. */
 int sp_source_end(sp_op *op);
 /* Releases every batch still held in rings, channels and exchange buffers. */
