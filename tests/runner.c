@@ -19,6 +19,11 @@ SP_EMPTY_TABLE(tests_keyed);
 SP_EMPTY_TABLE(tests_ops);
 SP_EMPTY_TABLE(tests_connectors);
 SP_EMPTY_TABLE(tests_engine);
+SP_EMPTY_TABLE(tests_time);
+SP_EMPTY_TABLE(tests_windows);
+SP_EMPTY_TABLE(tests_dstream);
+SP_EMPTY_TABLE(tests_timers);
+SP_EMPTY_TABLE(tests_oracle);
 
 static int run_one(const sp_test *t)
 {

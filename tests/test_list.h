@@ -10,9 +10,14 @@ extern const sp_test tests_keyed[];
 extern const sp_test tests_ops[];
 extern const sp_test tests_connectors[];
 extern const sp_test tests_engine[];
+extern const sp_test tests_time[];
+extern const sp_test tests_windows[];
+extern const sp_test tests_dstream[];
+extern const sp_test tests_timers[];
+extern const sp_test tests_oracle[];
 
-static const sp_test *const sp_test_tables[] = {tests_core, tests_formats, tests_keyed,
-                                                tests_ops, tests_connectors,
-                                                tests_engine, NULL};
+static const sp_test *const sp_test_tables[] = {
+    tests_core,   tests_formats,  tests_keyed,   tests_ops,    tests_connectors, tests_engine,
+    tests_time,   tests_windows,  tests_dstream, tests_timers, tests_oracle,     NULL};
 
 #endif
