@@ -38,31 +38,42 @@ void sp_batch_free(sp_batch *b)
     free(b);
 }
 
+/* Gives column slot i buffers for the batch's capacity and an all-clear null map.
+ * Each buffer on its own: after a failed allocation a later call retries the
+ * missing one instead of keeping a column with data but no null bitmap. */
+static int vec_prepare(sp_batch *b, int i, spate_type type)
+{
+    sp_vec *v = &b->cols[i];
+    size_t null_words = (b->cap + 63) / 64;
+    if (!v->data) {
+        v->data_bytes = (size_t)b->cap * sizeof(spate_str);
+        v->data = malloc(v->data_bytes);
+    }
+    if (!v->nulls) v->nulls = calloc(null_words, sizeof(uint64_t));
+    if (!v->data || !v->nulls) return SPATE_ENOMEM;
+    if (v->has_nulls) memset(v->nulls, 0, null_words * sizeof(uint64_t));
+    v->type = type;
+    v->has_nulls = 0;
+    return 0;
+}
+
+static int ensure_col_slots(sp_batch *b, int ncols)
+{
+    if (ncols <= b->cap_cols) return 0;
+    sp_vec *cols = realloc(b->cols, (size_t)ncols * sizeof *cols);
+    if (!cols) return SPATE_ENOMEM;
+    memset(cols + b->cap_cols, 0, (size_t)(ncols - b->cap_cols) * sizeof *cols);
+    b->cols = cols;
+    b->cap_cols = ncols;
+    return 0;
+}
+
 int sp_batch_reset(sp_batch *b, const spate_schema *schema)
 {
     int ncols = schema ? schema->n : 0;
-    if (ncols > b->cap_cols) {
-        sp_vec *cols = realloc(b->cols, (size_t)ncols * sizeof *cols);
-        if (!cols) return SPATE_ENOMEM;
-        memset(cols + b->cap_cols, 0, (size_t)(ncols - b->cap_cols) * sizeof *cols);
-        b->cols = cols;
-        b->cap_cols = ncols;
-    }
-    size_t null_words = (b->cap + 63) / 64;
-    for (int i = 0; i < ncols; i++) {
-        sp_vec *v = &b->cols[i];
-        /* Each buffer on its own: after a failed allocation a later reset retries the
-         * missing one instead of keeping a column with data but no null bitmap. */
-        if (!v->data) {
-            v->data_bytes = (size_t)b->cap * sizeof(spate_str);
-            v->data = malloc(v->data_bytes);
-        }
-        if (!v->nulls) v->nulls = calloc(null_words, sizeof(uint64_t));
-        if (!v->data || !v->nulls) return SPATE_ENOMEM;
-        v->type = schema->f[i].type;
-        if (v->has_nulls) memset(v->nulls, 0, null_words * sizeof(uint64_t));
-        v->has_nulls = 0;
-    }
+    if (ensure_col_slots(b, ncols)) return SPATE_ENOMEM;
+    for (int i = 0; i < ncols; i++)
+        if (vec_prepare(b, i, schema->f[i].type)) return SPATE_ENOMEM;
     b->schema = schema;
     b->ncols = ncols;
     b->n = 0;
@@ -72,6 +83,16 @@ int sp_batch_reset(sp_batch *b, const spate_schema *schema)
     b->time_ms = 0;
     b->next = NULL;
     sp_arena_reset(&b->arena);
+    return 0;
+}
+
+int sp_batch_widen(sp_batch *b, const spate_schema *schema)
+{
+    if (ensure_col_slots(b, schema->n)) return SPATE_ENOMEM;
+    for (int i = b->ncols; i < schema->n; i++)
+        if (vec_prepare(b, i, schema->f[i].type)) return SPATE_ENOMEM;
+    b->ncols = schema->n;
+    b->schema = schema;
     return 0;
 }
 

@@ -97,6 +97,9 @@ static inline void sp_vec_put_int(sp_vec *v, uint32_t r, int64_t x)
     }
 }
 
+/* Relabels b with schema, which extends b's schema by trailing columns; their
+ * cells start non-NULL and unset. 0 or SPATE_ENOMEM. */
+int sp_batch_widen(sp_batch *b, const spate_schema *schema);
 /* Appends a NULL row (every column NULL) and returns its physical index. The caller
  * must have checked b->n < b->cap. */
 uint32_t sp_batch_add_null_row(sp_batch *b);

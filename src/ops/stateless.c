@@ -280,7 +280,10 @@ int spate_filter(spate_stream *in, spate_filter_fn fn, void *ud, spate_stream **
     if (cfg) *cfg = (filter_cfg){fn, ud};
     rc = add_node(in, &filter_class, cfg, sp_schema_copy(in->schema), in->nkeys, SP_EX_FORWARD,
                   0, out);
-    if (rc == 0) (*out)->partitioned = in->partitioned;
+    if (rc == 0) {
+        (*out)->partitioned = in->partitioned;
+        (*out)->time_col = in->time_col;
+    }
     return rc;
 }
 
@@ -315,7 +318,9 @@ int spate_union(spate_stream *a, spate_stream *b, spate_stream **out)
     if (!schema) return sp_err(SPATE_ENOMEM, "union: out of memory");
     spate_stream *ins[2] = {a, b};
     sp_exchange ex[2] = {SP_EX_FORWARD, SP_EX_FORWARD};
-    return sp_node_add(a->ctx, &union_class, NULL, schema, 0, 2, ins, ex, 0, out);
+    int rc = sp_node_add(a->ctx, &union_class, NULL, schema, 0, 2, ins, ex, 0, out);
+    if (rc == 0 && a->time_col == b->time_col) (*out)->time_col = a->time_col;
+    return rc;
 }
 
 int spate_repartition(spate_stream *in, int n, spate_stream **out)
@@ -325,8 +330,9 @@ int spate_repartition(spate_stream *in, int n, spate_stream **out)
     spate_schema *schema = sp_schema_copy(in->schema);
     if (!schema) return sp_err(SPATE_ENOMEM, "repartition: out of memory");
     sp_exchange ex = SP_EX_ROUND_ROBIN;
-    return sp_node_add(in->ctx, &repartition_class, NULL, schema, in->nkeys, 1, &in, &ex, 0,
-                       out);
+    rc = sp_node_add(in->ctx, &repartition_class, NULL, schema, in->nkeys, 1, &in, &ex, 0, out);
+    if (rc == 0) (*out)->time_col = in->time_col;
+    return rc;
 }
 
 /* ------------------------------------------------------------------- key_by */
@@ -424,8 +430,13 @@ int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate
         free(cfg);
         return rc;
     }
-    return add_node(in, &key_by_class, cfg, permuted_schema(in->schema, cfg->perm), nkeys,
-                    SP_EX_FORWARD, 0, out);
+    int time_col = -1;
+    for (int j = 0; j < cfg->ncols; j++)
+        if (in->time_col >= 0 && cfg->perm[j] == in->time_col) time_col = j;
+    rc = add_node(in, &key_by_class, cfg, permuted_schema(in->schema, cfg->perm), nkeys,
+                  SP_EX_FORWARD, 0, out);
+    if (rc == 0) (*out)->time_col = time_col;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- transform */
