@@ -3,6 +3,8 @@
  *
  * For benchmarks and tests that measure everything but the output. The count is
  * logged at debug level on close; the job's records_out metric is the runtime's.
+ * It runs one instance per worker: gathering rows onto one worker only to drop
+ * them would make the sink the bottleneck of every multi-worker benchmark.
  */
 #include "connectors/internal.h"
 
@@ -38,6 +40,7 @@ const sp_sink_class sp_blackhole_sink = {
     .help = "counts and discards rows (benchmarks)",
     .opts = blackhole_opts,
     .uses_format = 0,
+    .parallel = 1,
     .open = blackhole_open,
     .write = blackhole_write,
     .epoch = NULL,

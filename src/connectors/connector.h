@@ -51,6 +51,7 @@ typedef struct sp_sink_class {
     const char *help;
     const sp_opt_def *opts;
     int uses_format;
+    int parallel;              /* one instance per worker, else one on worker 0 */
     int (*open)(sp_sink *k);
     /* Writes the live rows of b (does not own b). */
     int (*write)(sp_sink *k, const sp_batch *b);
@@ -79,7 +80,8 @@ struct sp_sink {
  * caller still does. The same holds for sp_sink_add. */
 int sp_source_add(spate_ctx *ctx, const sp_source_class *cls, const spate_schema *schema,
                   const char *const *options, void *arg, spate_stream **out);
-/* Adds a single-instance sink node running cls after stream in. */
+/* Adds a sink node running cls after stream in: one instance per worker for a
+ * parallel class, else one on worker 0 that everything is gathered to. */
 int sp_sink_add(spate_stream *in, const sp_sink_class *cls, const char *const *options,
                 void *arg);
 

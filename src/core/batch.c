@@ -187,10 +187,29 @@ void sp_pool_init(sp_pool *p, uint32_t rows, int max)
     p->cap = rows;
     p->count = 0;
     p->max = max;
+    atomic_init(&p->returned, NULL);
+}
+
+/* Moves the batches other workers handed back into the free list. */
+static void take_returned(sp_pool *p)
+{
+    sp_batch *b = atomic_exchange_explicit(&p->returned, NULL, memory_order_acquire);
+    while (b) {
+        sp_batch *next = b->next;
+        if (p->count < p->max) {
+            b->next = p->free;
+            p->free = b;
+            p->count++;
+        } else {
+            sp_batch_free(b);
+        }
+        b = next;
+    }
 }
 
 sp_batch *sp_pool_get(sp_pool *p, const spate_schema *schema)
 {
+    if (!p->free) take_returned(p);
     sp_batch *b = p->free;
     if (b) {
         p->free = b->next;
@@ -198,6 +217,7 @@ sp_batch *sp_pool_get(sp_pool *p, const spate_schema *schema)
     } else {
         b = sp_batch_new(p->cap);
         if (!b) return NULL;
+        b->home = p;
     }
     if (sp_batch_reset(b, schema)) {
         sp_batch_free(b);
@@ -209,10 +229,24 @@ sp_batch *sp_pool_get(sp_pool *p, const spate_schema *schema)
 void sp_pool_put(sp_pool *p, sp_batch *b)
 {
     if (!b) return;
-    if (p->count >= p->max || b->cap != p->cap) {
+    if (b->cap != p->cap) {
         sp_batch_free(b);
         return;
     }
+    if (b->home && b->home != p) {
+        sp_pool *home = b->home;
+        b->next = atomic_load_explicit(&home->returned, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(&home->returned, &b->next, b,
+                                                      memory_order_release,
+                                                      memory_order_relaxed))
+            ;
+        return;
+    }
+    if (p->count >= p->max) {
+        sp_batch_free(b);
+        return;
+    }
+    b->home = p;
     b->next = p->free;
     p->free = b;
     p->count++;
@@ -220,10 +254,13 @@ void sp_pool_put(sp_pool *p, sp_batch *b)
 
 void sp_pool_destroy(sp_pool *p)
 {
-    while (p->free) {
-        sp_batch *b = p->free;
-        p->free = b->next;
-        sp_batch_free(b);
-    }
+    sp_batch *lists[2] = {p->free, atomic_exchange(&p->returned, NULL)};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            sp_batch *b = lists[i];
+            lists[i] = b->next;
+            sp_batch_free(b);
+        }
+    p->free = NULL;
     p->count = 0;
 }

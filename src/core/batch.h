@@ -12,8 +12,9 @@
  *
  * Batches are pooled per worker (sp_pool) and keep their buffers between uses:
  * once warm, the hot path allocates nothing. A batch moves between workers by
- * pointer through the exchange queues and is returned to the pool of the worker
- * that releases it.
+ * pointer through the exchange queues; released on another worker, it goes back
+ * to its home pool through that pool's lock-free return stack, so a worker that
+ * produces batches for another one does not end up allocating new ones.
  */
 #ifndef SP_BATCH_H
 #define SP_BATCH_H
@@ -21,6 +22,7 @@
 #include "core/arena.h"
 #include "core/schema.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct sp_vec {
@@ -45,6 +47,7 @@ typedef struct sp_batch {
     sp_arena arena;
     int64_t time_ms;   /* processing time the batch was created (ingestion) */
     struct sp_batch *next; /* free list / queue link */
+    struct sp_pool *home;  /* pool the batch came from (NULL: not pooled yet) */
 } sp_batch;
 
 sp_batch *sp_batch_new(uint32_t cap);
@@ -115,16 +118,20 @@ void sp_batch_compact(sp_batch *b);
 /* Deep copy of b's live rows into a new batch (own arena). NULL when out of memory. */
 sp_batch *sp_batch_clone(const sp_batch *b);
 
-/* Per-worker pool of batches of one row capacity. Not thread-safe: one per worker. */
+/* Per-worker pool of batches of one row capacity. Only its worker gets and puts;
+ * other workers hand its batches back through `returned` (push with CAS, taken
+ * all at once with an exchange, so there is no ABA problem). */
 typedef struct sp_pool {
     sp_batch *free;
     uint32_t cap;     /* rows per batch */
     int count, max;   /* batches in the free list, and the most it keeps */
+    _Atomic(sp_batch *) returned;
 } sp_pool;
 
 void sp_pool_init(sp_pool *p, uint32_t rows, int max);
 /* A batch shaped for schema, from the pool or new; NULL when out of memory. */
 sp_batch *sp_pool_get(sp_pool *p, const spate_schema *schema);
+/* Releases b on the worker owning p: into p, or back to b's home pool. */
 void sp_pool_put(sp_pool *p, sp_batch *b);
 void sp_pool_destroy(sp_pool *p);
 

@@ -67,22 +67,38 @@ void sp_out_init(spate_out *o, sp_batch *b, int first_col, int ncols,
     o->flush_arg = arg;
 }
 
+static void mark_written(spate_out *o, int batch_col)
+{
+    if (batch_col < 64) o->written |= (uint64_t)1 << batch_col;
+}
+
 int sp_out_begin(spate_out *o)
 {
     sp_batch *b = o->b;
     uint32_t r = b->n;
-    for (int c = 0; c < b->ncols; c++) sp_vec_set_null(&b->cols[c], r);
+    o->written = 0;
+    for (int c = 64; c < b->ncols; c++) sp_vec_set_null(&b->cols[c], r);
     for (int k = 0; k < o->nkeys && o->key_src; k++) {
-        sp_vec_clear_null(&b->cols[k], r);
         int rc = sp_batch_copy_cell(b, k, r, o->key_src, k, o->key_row);
         if (rc) return o->err = rc;
+        mark_written(o, k);
     }
     return 0;
+}
+
+void sp_out_end_row(spate_out *o)
+{
+    sp_batch *b = o->b;
+    uint64_t all = b->ncols >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << b->ncols) - 1;
+    for (uint64_t missing = all & ~o->written; missing; missing &= missing - 1)
+        sp_vec_set_null(&b->cols[__builtin_ctzll(missing)], b->n);
+    o->written = all;
 }
 
 int sp_out_commit(spate_out *o)
 {
     if (o->err) return o->err;
+    sp_out_end_row(o);
     o->b->n++;
     if (o->b->n == o->b->cap) {
         int rc = o->flush(o, o->flush_arg);
@@ -105,14 +121,16 @@ static sp_vec *out_vec(spate_out *o, int col, int want_str, int want_double)
                         o->ncols);
         return NULL;
     }
-    sp_vec *v = &o->b->cols[o->first_col + col];
+    int bc = o->first_col + col;
+    sp_vec *v = &o->b->cols[bc];
     int is_str = sp_type_is_str(v->type), is_dbl = v->type == SPATE_FLOAT64;
     if (is_str != want_str || (want_double && !is_dbl && !is_str)) {
         o->err = sp_err(SPATE_ETYPE, "output column '%s' is %s",
                         o->b->schema->f[o->first_col + col].name, spate_type_name(v->type));
         return NULL;
     }
-    sp_vec_clear_null(v, o->b->n);
+    if (v->has_nulls) sp_vec_clear_null(v, o->b->n);
+    mark_written(o, bc);
     return v;
 }
 
@@ -120,6 +138,7 @@ int spate_out_set_null(spate_out *o, int col)
 {
     if (col < 0 || col >= o->ncols) return SPATE_EINVAL;
     sp_vec_set_null(&o->b->cols[o->first_col + col], o->b->n);
+    mark_written(o, o->first_col + col);
     return 0;
 }
 
@@ -159,9 +178,10 @@ int spate_out_set_from(spate_out *o, int col, const spate_row *r, int src_col)
         return o->err = sp_err(SPATE_ETYPE, "spate_out_set_from: column '%s' is %s, source is %s",
                                o->b->schema->f[dc].name, spate_type_name(o->b->cols[dc].type),
                                spate_type_name(r->batch->cols[sc].type));
-    sp_vec_clear_null(&o->b->cols[dc], o->b->n);
     int rc = sp_batch_copy_cell(o->b, dc, o->b->n, r->batch, sc, r->index);
-    return rc ? (o->err = rc) : 0;
+    if (rc) return o->err = rc;
+    mark_written(o, dc);
+    return 0;
 }
 
 void sp_rows_init(spate_rows *rs, const spate_schema *schema, int64_t time_ms)

@@ -19,6 +19,11 @@ struct spate_out {
     int (*flush)(struct spate_out *o, void *arg);
     void *flush_arg;
     int err;           /* first setter error, checked by the operator after the callback */
+    /* Batch columns (< 64) written in the row being built. The others become NULL
+     * when the row ends; columns from 64 on are made NULL when it begins. Deferring
+     * keeps a fully written row free of null-bitmap work, and its batch free of
+     * has_nulls, which the vectorized paths (key hashing) rely on. */
+    uint64_t written;
 };
 
 /* Prepares o to build rows into b (which must have room). */
@@ -26,6 +31,9 @@ void sp_out_init(spate_out *o, sp_batch *b, int first_col, int ncols,
                  int (*flush)(spate_out *, void *), void *arg);
 /* Starts a new row: all columns NULL, key columns copied from key_src if set. */
 int sp_out_begin(spate_out *o);
+/* Makes the columns the row being built did not set NULL, without committing it:
+ * for code that reads the row in place. */
+void sp_out_end_row(spate_out *o);
 /* Ends the row being built (spate_out_emit without starting the next one). */
 int sp_out_commit(spate_out *o);
 

@@ -401,8 +401,11 @@ static int ag_map_rows(sp_op *op, ag_state *st, const ag_cfg *cfg, const sp_batc
         st->ent = p;
         st->cap_ent = n;
     }
+    enum { AHEAD = 8 }; /* rows between a slot's prefetch and its lookup */
     for (uint32_t i = 0; i < n; i++) {
         int ins;
+        if (i + AHEAD < n)
+            sp_keytable_prefetch(&st->k.t, row_hash(b, sp_batch_phys(b, i + AHEAD), cfg->nkeys));
         st->ent[i] = keyed_touch(&st->k, b, sp_batch_phys(b, i), cfg->nkeys, &ins);
         if (st->ent[i] == (uint32_t)-1) return fail_nomem(op);
     }
@@ -660,6 +663,7 @@ static int scratch_end(sp_op *op, fold_state *st, const fold_cfg *cfg, int urc, 
     if (urc < 0) return sp_op_fail(op, SPATE_EUSER, "%s callback returned %d", cfg->what, urc);
     if (st->o.err)
         return sp_op_fail(op, st->o.err, "%s callback: %s", cfg->what, spate_last_error());
+    sp_out_end_row(&st->o);
     for (int c = 0; c < cfg->acc->n; c++)
         if (sp_batch_copy_cell(chunk, c, row, st->scratch, c, 0)) return fail_nomem(op);
     return 0;

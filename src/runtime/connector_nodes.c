@@ -220,7 +220,7 @@ int sp_sink_add(spate_stream *in, const sp_sink_class *cls, const char *const *o
     }
     spate_stream *node;
     sp_exchange ex = SP_EX_FORWARD;
-    rc = sp_node_add(in->ctx, &sink_op, c, NULL, 0, 1, &in, &ex, 1, &node);
+    rc = sp_node_add(in->ctx, &sink_op, c, NULL, 0, 1, &in, &ex, !cls->parallel, &node);
     if (!rc) c->arg = arg;
     return rc;
 }

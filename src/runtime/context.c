@@ -235,6 +235,11 @@ static int start_workers(spate_ctx *ctx)
         ctx->w[w].epoch = 1;
         sp_pool_init(&ctx->w[w].pool, ctx->batch_rows, 2 * ctx->queue_cap + 64);
     }
+    ctx->kg_owner = malloc((size_t)ctx->key_groups * sizeof *ctx->kg_owner);
+    if (!ctx->kg_owner) return sp_err(SPATE_ENOMEM, "out of memory");
+    for (int g = 0; g < ctx->key_groups; g++)
+        ctx->kg_owner[g] = (uint16_t)sp_key_group_owner(g, ctx->key_groups, ctx->workers);
+    if ((ctx->key_groups & (ctx->key_groups - 1)) == 0) ctx->kg_mask = (uint64_t)ctx->key_groups - 1;
     int rc = sp_deadletter_open(&ctx->dl, ctx->bad_policy, ctx->dl_path);
     if (!rc) rc = sp_graph_compile(ctx);
     ctx->start_ms = sp_now_ms();
@@ -351,6 +356,7 @@ void spate_ctx_free(spate_ctx *ctx)
     }
     free(ctx->w);
     free(ctx->threads);
+    free(ctx->kg_owner);
     if (ctx->state != SP_CTX_BUILDING) sp_deadletter_close(&ctx->dl);
     pthread_mutex_destroy(&ctx->mu);
     pthread_cond_destroy(&ctx->cv);

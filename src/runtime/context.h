@@ -17,6 +17,8 @@ struct spate_ctx {
     /* configuration (spate_conf keys) */
     int workers;
     int key_groups;
+    uint64_t kg_mask;        /* key_groups - 1 when a power of two, else 0 */
+    uint16_t *kg_owner;      /* [key_groups] worker owning each key group */
     int64_t interval_ms;
     uint32_t batch_rows;
     int queue_cap;

@@ -232,10 +232,12 @@ static int scatter(sp_op *op, sp_edge *e, sp_batch *b)
     uint32_t *rows = e->scratch[u], *cnt = rows + (size_t)W * n;
     memset(cnt, 0, (size_t)W * sizeof *cnt);
     int rc = 0;
+    /* The owner of each key group is a table lookup; the group a mask when P is a
+     * power of two (the default): no division per row. */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t r = sp_batch_phys(b, i);
-        int d = sp_key_group_owner(sp_key_group(b->hashes[r], ctx->key_groups), ctx->key_groups,
-                                   W);
+        uint64_t h = b->hashes[r];
+        int d = ctx->kg_owner[ctx->kg_mask ? h & ctx->kg_mask : h % (uint64_t)ctx->key_groups];
         rows[(size_t)d * n + cnt[d]++] = r;
     }
     for (int d = 0; !rc && d < W; d++) {

@@ -38,6 +38,8 @@ typedef struct sp_kt_entry {
 typedef struct sp_kt_slot {
     uint64_t hash;
     uint32_t entry;       /* entry index + 1; 0 = empty slot */
+    uint32_t tag;         /* 9-byte keys (one 8-byte column): its type tag, else 0 */
+    uint64_t inline_key;  /* 9-byte keys: the 8 value bytes, so a hit needs no entry */
 } sp_kt_slot;
 
 typedef struct sp_keytable {
@@ -69,6 +71,13 @@ void *sp_keytable_find_or_insert(sp_keytable *t, uint64_t hash, const sp_batch *
  * memory while encoding it). */
 void *sp_keytable_find(sp_keytable *t, uint64_t hash, const sp_batch *b, uint32_t row,
                        int nkeys);
+
+/* Hints that the key with this hash is looked up soon: its slot is fetched into
+ * cache meanwhile (callers walking a batch prefetch a few rows ahead). */
+static inline void sp_keytable_prefetch(const sp_keytable *t, uint64_t hash)
+{
+    __builtin_prefetch(&t->slots[(uint32_t)hash & t->mask]);
+}
 
 static inline uint32_t sp_keytable_count(const sp_keytable *t)
 {
