@@ -315,6 +315,40 @@ static spate_stream *build_filter_map(spate_stream *src)
     return m;
 }
 
+/* The same filter and projection as batch-at-a-time callbacks over column arrays. */
+static int keep_low_cols(const spate_cols *in, uint8_t *keep, void *ud)
+{
+    (void)ud;
+    const double *v = spate_cols_double(in, COL_VALUE);
+    for (size_t i = 0, n = spate_cols_count(in); i < n; i++) keep[i] = v[i] < 50.0;
+    return 0;
+}
+
+static int project_cols(const spate_cols *in, spate_cols *out, void *ud)
+{
+    (void)ud;
+    const int64_t *key = spate_cols_int64(in, COL_KEY);
+    const double *v = spate_cols_double(in, COL_VALUE);
+    int64_t *ok_key = spate_cols_out_int64(out, 0);
+    double *v2 = spate_cols_out_double(out, 1);
+    for (size_t i = 0, n = spate_cols_count(in); i < n; i++) {
+        ok_key[i] = key[i];
+        v2[i] = v[i] * 2.0;
+    }
+    return 0;
+}
+
+static spate_stream *build_filter_map_batch(spate_stream *src)
+{
+    spate_stream *f, *m;
+    spate_schema *schema;
+    ok(spate_filter_batch(src, keep_low_cols, NULL, &f), "filter_batch");
+    ok(spate_schema_parse("key BIGINT, v2 DOUBLE", &schema), "schema");
+    ok(spate_map_batch(f, schema, project_cols, NULL, &m), "map_batch");
+    spate_schema_free(schema);
+    return m;
+}
+
 static spate_stream *build_keyed_count(spate_stream *src)
 {
     static const char *const key[] = {"key"};
@@ -434,6 +468,7 @@ static double run_baseline(job *j)
 static const bench_case cases[] = {
     {"pass-through", 200000000, 1000, 0, build_pass_through, loop_pass_through},
     {"filter-map", 50000000, 1000, 0, build_filter_map, loop_filter_map},
+    {"filter-map-cols", 50000000, 1000, 0, build_filter_map_batch, loop_filter_map},
     {"keyed-count", 50000000, 10000, 1000, build_keyed_count, loop_keyed_count},
 };
 
@@ -486,7 +521,8 @@ static void usage(const char *argv0)
             "usage: %s [--events N] [--workers N] [--case NAME] [--runs K]\n"
             "  --events N   input events per run (default: per case, see docs/bench.md)\n"
             "  --workers N  also measure with N workers (workers = 1 is always measured)\n"
-            "  --case NAME  pass-through | filter-map | keyed-count (default: all)\n"
+            "  --case NAME  pass-through | filter-map | filter-map-cols | keyed-count\n"
+            "               (default: all)\n"
             "  --runs K     runs per side, the best counts (default 3)\n",
             argv0);
     exit(2);

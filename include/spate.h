@@ -254,6 +254,36 @@ int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_tran
  * elements being the partition's rows as a JSON array of arrays. */
 int spate_glom(spate_stream *in, spate_stream **out);
 
+/* Batch-at-a-time callbacks: the live rows of one batch as column arrays, row i of
+ * every column being the same record. The engine calls these once per batch (up to
+ * batch.rows rows) instead of once per row, which is what lets a C callback run at
+ * the speed of a hand-written loop. Accessors return NULL for a column of another
+ * type. The arrays are valid only during the callback. */
+typedef struct spate_cols spate_cols;
+size_t spate_cols_count(const spate_cols *c);
+const int64_t *spate_cols_int64(const spate_cols *c, int col); /* BIGINT, TIMESTAMP */
+const int32_t *spate_cols_int32(const spate_cols *c, int col);
+const double *spate_cols_double(const spate_cols *c, int col);
+const uint8_t *spate_cols_bool(const spate_cols *c, int col);
+const spate_str *spate_cols_str(const spate_cols *c, int col); /* STRING, BYTES */
+int spate_cols_is_null(const spate_cols *c, int col, size_t row);
+/* Output columns of spate_map_batch: count rows to fill, every one of them (a value
+ * left unset is undefined, not NULL). */
+int64_t *spate_cols_out_int64(spate_cols *c, int col);
+int32_t *spate_cols_out_int32(spate_cols *c, int col);
+double *spate_cols_out_double(spate_cols *c, int col);
+uint8_t *spate_cols_out_bool(spate_cols *c, int col);
+int spate_cols_set_null(spate_cols *c, int col, size_t row);
+int spate_cols_set_str(spate_cols *c, int col, size_t row, const char *p, size_t len);
+
+/* keep[i] != 0 keeps row i; return 0, or a negative value to fail the job. */
+typedef int (*spate_filter_batch_fn)(const spate_cols *in, uint8_t *keep, void *ud);
+int spate_filter_batch(spate_stream *in, spate_filter_batch_fn fn, void *ud, spate_stream **out);
+/* Fills every row of out (count rows of out_schema) from in. */
+typedef int (*spate_map_batch_fn)(const spate_cols *in, spate_cols *out, void *ud);
+int spate_map_batch(spate_stream *in, const spate_schema *out_schema, spate_map_batch_fn fn,
+                    void *ud, spate_stream **out);
+
 /* key_by: a keyed (pair) stream whose key is the named columns. Its schema puts the
  * key columns first, in the order given, then the other columns (the value). */
 int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate_stream **out);

@@ -24,6 +24,7 @@ SP_EMPTY_TABLE(tests_windows);
 SP_EMPTY_TABLE(tests_dstream);
 SP_EMPTY_TABLE(tests_timers);
 SP_EMPTY_TABLE(tests_oracle);
+SP_EMPTY_TABLE(tests_vectorized);
 
 static int run_one(const sp_test *t)
 {

@@ -15,9 +15,11 @@ extern const sp_test tests_windows[];
 extern const sp_test tests_dstream[];
 extern const sp_test tests_timers[];
 extern const sp_test tests_oracle[];
+extern const sp_test tests_vectorized[];
 
 static const sp_test *const sp_test_tables[] = {
     tests_core,   tests_formats,  tests_keyed,   tests_ops,    tests_connectors, tests_engine,
-    tests_time,   tests_windows,  tests_dstream, tests_timers, tests_oracle,     NULL};
+    tests_time,   tests_windows,  tests_dstream, tests_timers, tests_oracle,     tests_vectorized,
+    NULL};
 
 #endif

@@ -141,22 +141,35 @@ int sp_batch_append_row(sp_batch *dst, const sp_batch *src, uint32_t sr)
     return 0;
 }
 
+/* Moves the rows sel[0..n) of v to the front: one typed loop per element width, so
+ * the compiler emits plain loads and stores instead of a memcpy call per cell. */
+static void compact_vec(sp_vec *v, const uint32_t *sel, uint32_t n)
+{
+    switch (sp_type_size(v->type)) {
+    case 1:
+        for (uint32_t i = 0; i < n; i++) SP_BOOL(v)[i] = SP_BOOL(v)[sel[i]];
+        break;
+    case 4:
+        for (uint32_t i = 0; i < n; i++) SP_I32(v)[i] = SP_I32(v)[sel[i]];
+        break;
+    case 8:
+        for (uint32_t i = 0; i < n; i++) SP_I64(v)[i] = SP_I64(v)[sel[i]];
+        break;
+    default:
+        for (uint32_t i = 0; i < n; i++) SP_STR(v)[i] = SP_STR(v)[sel[i]];
+        break;
+    }
+    if (!v->has_nulls) return;
+    for (uint32_t i = 0; i < n; i++) {
+        if (sp_vec_is_null(v, sel[i])) sp_vec_set_null(v, i);
+        else sp_vec_clear_null(v, i);
+    }
+}
+
 void sp_batch_compact(sp_batch *b)
 {
     if (!b->has_sel) return;
-    for (int c = 0; c < b->ncols; c++) {
-        sp_vec *v = &b->cols[c];
-        size_t w = sp_type_size(v->type);
-        char *data = v->data;
-        for (uint32_t i = 0; i < b->nsel; i++) {
-            uint32_t r = b->sel[i];
-            if (r != i) memcpy(data + i * w, data + r * w, w);
-            if (v->has_nulls) {
-                if (sp_vec_is_null(v, r)) sp_vec_set_null(v, i);
-                else sp_vec_clear_null(v, i);
-            }
-        }
-    }
+    for (int c = 0; c < b->ncols; c++) compact_vec(&b->cols[c], b->sel, b->nsel);
     if (b->has_hashes)
         for (uint32_t i = 0; i < b->nsel; i++) b->hashes[i] = b->hashes[b->sel[i]];
     b->n = b->nsel;

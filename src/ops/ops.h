@@ -118,4 +118,12 @@ void sp_ops_grouping_close(sp_op *op);
 int sp_ops_group_each(sp_op *op, const sp_keyrows *kr, int nsides, spate_group_fn fn, void *ud,
                       int nuser);
 
+/* Checks the arguments every operator constructor shares and clears *out: 0 or
+ * SPATE_EINVAL with a message naming the operator `what`. */
+int sp_ops_check_input(const spate_stream *in, int has_fn, spate_stream **out, const char *what);
+/* Adds a one-input node, taking over schema and cfg (NULL for either means an
+ * allocation failed): both are freed when the node cannot be added. */
+int sp_ops_add_node(spate_stream *in, const sp_op_class *cls, void *cfg, spate_schema *schema,
+                    int nkeys, sp_exchange ex, int single, spate_stream **out);
+
 #endif

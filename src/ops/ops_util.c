@@ -214,3 +214,29 @@ spate_schema *sp_ops_key_value_schema(const spate_stream *in, const spate_schema
     }
     return s;
 }
+
+/* Checks the arguments every operator constructor shares and clears *out.
+ * Returns 0 or SPATE_EINVAL with a message naming the operator. */
+int sp_ops_check_input(const spate_stream *in, int has_fn, spate_stream **out, const char *what)
+{
+    if (out) *out = NULL;
+    if (!in || !out) return sp_err(SPATE_EINVAL, "%s: input stream and out must not be NULL", what);
+    if (!has_fn) return sp_err(SPATE_EINVAL, "%s: the callback must not be NULL", what);
+    if (!in->schema)
+        return sp_err(SPATE_EINVAL, "%s: the input is an output or a sink, not a stream", what);
+    return 0;
+}
+
+/* Adds a one-input node. Takes over schema and cfg (NULL for either means an
+ * allocation failed): both are freed when the node cannot be added (sp_node_add
+ * frees them itself on its own failures). */
+int sp_ops_add_node(spate_stream *in, const sp_op_class *cls, void *cfg, spate_schema *schema,
+                    int nkeys, sp_exchange ex, int single, spate_stream **out)
+{
+    if (!schema || !cfg) {
+        spate_schema_free(schema);
+        if (cls->cfg_free) cls->cfg_free(cfg);
+        return sp_err(SPATE_ENOMEM, "%s: out of memory", cls->name);
+    }
+    return sp_node_add(in->ctx, cls, cfg, schema, nkeys, 1, &in, &ex, single, out);
+}

@@ -42,18 +42,6 @@
 
 /* ------------------------------------------------------------ shared helpers */
 
-/* Checks the arguments every operator constructor shares and clears *out.
- * Returns 0 or SPATE_EINVAL with a message naming the operator. */
-static int check_input(const spate_stream *in, int has_fn, spate_stream **out, const char *what)
-{
-    if (out) *out = NULL;
-    if (!in || !out) return sp_err(SPATE_EINVAL, "%s: input stream and out must not be NULL", what);
-    if (!has_fn) return sp_err(SPATE_EINVAL, "%s: the callback must not be NULL", what);
-    if (!in->schema)
-        return sp_err(SPATE_EINVAL, "%s: the input is an output or a sink, not a stream", what);
-    return 0;
-}
-
 /* Writes "name TYPE, ..." of s into buf, or "name, ..." without types (truncated
  * to n bytes). */
 static void describe_schema(const spate_schema *s, int types, char *buf, size_t n)
@@ -66,20 +54,6 @@ static void describe_schema(const spate_schema *s, int types, char *buf, size_t 
         if (w < 0) break;
         len += (size_t)w;
     }
-}
-
-/* Adds a one-input node. Takes over schema and cfg (NULL for either means an
- * allocation failed): both are freed when the node cannot be added (sp_node_add
- * frees them itself on its own failures). */
-static int add_node(spate_stream *in, const sp_op_class *cls, void *cfg, spate_schema *schema,
-                    int nkeys, sp_exchange ex, int single, spate_stream **out)
-{
-    if (!schema || !cfg) {
-        spate_schema_free(schema);
-        if (cls->cfg_free) cls->cfg_free(cfg);
-        return sp_err(SPATE_ENOMEM, "%s: out of memory", cls->name);
-    }
-    return sp_node_add(in->ctx, cls, cfg, schema, nkeys, 1, &in, &ex, single, out);
 }
 
 /* Stamps the batch being built with the time of the input it comes from. The
@@ -164,11 +138,11 @@ static map_cfg *map_cfg_new(spate_map_fn fn, void *ud, int flat, int values)
 static int add_map(spate_stream *in, const spate_schema *out_schema, spate_map_fn fn, void *ud,
                    const sp_op_class *cls, int flat, spate_stream **out)
 {
-    int rc = check_input(in, fn != NULL, out, cls->name);
+    int rc = sp_ops_check_input(in, fn != NULL, out, cls->name);
     if (rc) return rc;
     if (!out_schema || out_schema->n == 0)
         return sp_err(SPATE_EINVAL, "%s: the output schema needs at least one column", cls->name);
-    return add_node(in, cls, map_cfg_new(fn, ud, flat, 0), sp_schema_copy(out_schema), 0,
+    return sp_ops_add_node(in, cls, map_cfg_new(fn, ud, flat, 0), sp_schema_copy(out_schema), 0,
                     SP_EX_FORWARD, 0, out);
 }
 
@@ -212,7 +186,7 @@ static int keyed_schema(const spate_stream *in, const spate_schema *value_schema
 static int add_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn,
                           void *ud, const sp_op_class *cls, int flat, spate_stream **out)
 {
-    int rc = check_input(in, fn != NULL, out, cls->name);
+    int rc = sp_ops_check_input(in, fn != NULL, out, cls->name);
     if (rc) return rc;
     if (in->nkeys <= 0)
         return sp_err(SPATE_EINVAL, "%s: the input is not keyed (use spate_key_by first)",
@@ -222,7 +196,7 @@ static int add_map_values(spate_stream *in, const spate_schema *value_schema, sp
     spate_schema *schema;
     rc = keyed_schema(in, value_schema, cls->name, &schema);
     if (rc) return rc;
-    rc = add_node(in, cls, map_cfg_new(fn, ud, flat, 1), schema, in->nkeys, SP_EX_FORWARD, 0,
+    rc = sp_ops_add_node(in, cls, map_cfg_new(fn, ud, flat, 1), schema, in->nkeys, SP_EX_FORWARD, 0,
                   out);
     if (rc == 0) (*out)->partitioned = in->partitioned;
     return rc;
@@ -277,11 +251,11 @@ static const sp_op_class filter_class = {.name = "filter", .push = filter_push,
 
 int spate_filter(spate_stream *in, spate_filter_fn fn, void *ud, spate_stream **out)
 {
-    int rc = check_input(in, fn != NULL, out, "filter");
+    int rc = sp_ops_check_input(in, fn != NULL, out, "filter");
     if (rc) return rc;
     filter_cfg *cfg = malloc(sizeof *cfg);
     if (cfg) *cfg = (filter_cfg){fn, ud};
-    rc = add_node(in, &filter_class, cfg, sp_schema_copy(in->schema), in->nkeys, SP_EX_FORWARD,
+    rc = sp_ops_add_node(in, &filter_class, cfg, sp_schema_copy(in->schema), in->nkeys, SP_EX_FORWARD,
                   0, out);
     if (rc == 0) {
         (*out)->partitioned = in->partitioned;
@@ -328,7 +302,7 @@ int spate_union(spate_stream *a, spate_stream *b, spate_stream **out)
 
 int spate_repartition(spate_stream *in, int n, spate_stream **out)
 {
-    int rc = check_input(in, 1, out, "repartition");
+    int rc = sp_ops_check_input(in, 1, out, "repartition");
     if (rc) return rc;
     spate_schema *schema = sp_schema_copy(in->schema);
     if (!schema) return sp_err(SPATE_ENOMEM, "repartition: out of memory");
@@ -418,7 +392,7 @@ static spate_schema *permuted_schema(const spate_schema *s, const int *perm)
 
 int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate_stream **out)
 {
-    int rc = check_input(in, 1, out, "key_by");
+    int rc = sp_ops_check_input(in, 1, out, "key_by");
     if (rc) return rc;
     if (nkeys <= 0 || !key_cols)
         return sp_err(SPATE_EINVAL, "key_by: needs at least one key column (nkeys = %d)", nkeys);
@@ -436,7 +410,7 @@ int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate
     int time_col = -1;
     for (int j = 0; j < cfg->ncols; j++)
         if (in->time_col >= 0 && cfg->perm[j] == in->time_col) time_col = j;
-    rc = add_node(in, &key_by_class, cfg, permuted_schema(in->schema, cfg->perm), nkeys,
+    rc = sp_ops_add_node(in, &key_by_class, cfg, permuted_schema(in->schema, cfg->perm), nkeys,
                   SP_EX_FORWARD, 0, out);
     if (rc == 0) (*out)->time_col = time_col;
     return rc;
@@ -478,13 +452,13 @@ static const sp_op_class transform_class = {
 int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_transform_fn fn,
                     void *ud, spate_stream **out)
 {
-    int rc = check_input(in, fn != NULL, out, "transform");
+    int rc = sp_ops_check_input(in, fn != NULL, out, "transform");
     if (rc) return rc;
     if (!out_schema || out_schema->n == 0)
         return sp_err(SPATE_EINVAL, "transform: the output schema needs at least one column");
     transform_cfg *cfg = malloc(sizeof *cfg);
     if (cfg) *cfg = (transform_cfg){fn, ud};
-    return add_node(in, &transform_class, cfg, sp_schema_copy(out_schema), 0, SP_EX_GATHER, 1,
+    return sp_ops_add_node(in, &transform_class, cfg, sp_schema_copy(out_schema), 0, SP_EX_GATHER, 1,
                     out);
 }
 
@@ -569,7 +543,7 @@ static const sp_op_class glom_class = {.name = "glom", .open = glom_open, .push 
 
 int spate_glom(spate_stream *in, spate_stream **out)
 {
-    int rc = check_input(in, 1, out, "glom");
+    int rc = sp_ops_check_input(in, 1, out, "glom");
     if (rc) return rc;
     spate_schema *schema = NULL;
     rc = spate_schema_parse("partition INT32, n BIGINT, elements STRING", &schema);

@@ -115,6 +115,7 @@ int sp_node_add_side(spate_stream *parent, spate_schema *schema, spate_stream **
 int sp_ctx_microbatch(const spate_ctx *ctx);
 int sp_ctx_workers(const spate_ctx *ctx);
 int sp_ctx_key_groups(const spate_ctx *ctx);
+uint32_t sp_ctx_batch_rows(const spate_ctx *ctx);
 
 /* ---- services for operator instances */
 

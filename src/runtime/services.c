@@ -165,6 +165,11 @@ int sp_ctx_key_groups(const spate_ctx *ctx)
     return ctx->key_groups;
 }
 
+uint32_t sp_ctx_batch_rows(const spate_ctx *ctx)
+{
+    return ctx->batch_rows;
+}
+
 enum { SP_KEY_SEED = 0x5eed5a7e };
 
 static uint64_t hash_cell(uint64_t h, const sp_vec *v, uint32_t r)
