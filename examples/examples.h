@@ -76,8 +76,16 @@ int ex_join_path(char *buf, size_t size, const char *dir, const char *name);
  * output_dir is not NULL also saved as CSV files output_dir/counts-TIME.csv. */
 int ex_wordcount_pipeline(spate_stream *lines, int running, const char *output_dir);
 
+/* Reports spate_metrics.late_records of ctx on stderr as "late records: N" at the
+ * first micro-batch of s and whenever the count has grown since the last report,
+ * through a foreachBatch output on s (the last line is the run's total). One
+ * report per process: the state it keeps is static. */
+int ex_report_late(spate_ctx *ctx, spate_stream *s);
+
 int ex_telemetry(spate_ctx *ctx, const ex_args *args);
 int ex_wordcount_socket(spate_ctx *ctx, const ex_args *args);
 int ex_wordcount_dir(spate_ctx *ctx, const ex_args *args);
+int ex_device_counts(spate_ctx *ctx, const ex_args *args);
+int ex_ecommerce(spate_ctx *ctx, const ex_args *args);
 
 #endif

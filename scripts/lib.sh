@@ -7,9 +7,10 @@
 SPATE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_ROOT=${BUILD_ROOT:-$SPATE_ROOT}
 
-# The Debian packages a build and the tests need (read by the sourcing scripts).
+# The Debian packages a build and the tests need (read by the sourcing scripts);
+# libsqlite3-dev is the oracle of the window property tests (tests/test_oracle.c).
 # shellcheck disable=SC2034
-SPATE_PACKAGES=(build-essential cmake pkg-config python3 valgrind)
+SPATE_PACKAGES=(build-essential cmake libsqlite3-dev pkg-config python3 valgrind)
 
 log() {
     printf '\n==> %s\n' "$*"
