@@ -2,7 +2,9 @@
  * bench_windows.c - events/s of event-time windows beside a hand-written C loop.
  *
  * Cases (generator seq BIGINT, key BIGINT, value DOUBLE, ts TIMESTAMP; ts = start +
- * seq * 1 ms, key = hash(seq) % 10000):
+ * seq * interval, key = hash(seq) % 10000; --interval-us, default 10 us, so a key
+ * sees ~10 events per 1 s window - with 1 ms spacing most windows hold one event
+ * and both sides measure writing window rows rather than aggregating events):
  *   tumbling  spate_with_event_time(ts, max delay 0) -> key_by(key) ->
  *             spate_window_aggregate(TUMBLING 1 s, COUNT, SUM(value)) -> blackhole
  *   sliding   the same with SLIDING size 10 s, slide 2 s
@@ -51,6 +53,8 @@ enum { OUT_KEY, OUT_START, OUT_END, OUT_COUNT, OUT_SUM }; /* window output colum
 #define NS_PER_S 1000000000LL
 #define CHECK_EVENTS 100000
 #define DEFAULT_EVENTS 20000000
+
+static int64_t interval_us = 10; /* event-time spacing of consecutive events */
 
 typedef struct bench_case {
     const char *name;
@@ -256,7 +260,7 @@ static void gen_fill(gen_cols *g, int64_t first, uint32_t m)
     for (uint32_t j = 0; j < m; j++)
         g->value[j] = (double)(sp_hash_u64(GEN_SEED ^ GEN_VALUE_SALT, (uint64_t)(first + j)) >>
                                11) * (100.0 / 9007199254740992.0);
-    for (uint32_t j = 0; j < m; j++) g->ts[j] = (GEN_START_MS + first + j) * US_PER_MS;
+    for (uint32_t j = 0; j < m; j++) g->ts[j] = GEN_START_MS * US_PER_MS + (first + j) * interval_us;
 }
 
 static double run_loop(const bench_case *c, int64_t events, tally *out)
@@ -310,8 +314,10 @@ static spate_stream *open_generator(spate_ctx *ctx, int64_t events)
     snprintf(nkeys, sizeof nkeys, "%d", NKEYS);
     snprintf(seed, sizeof seed, "%d", GEN_SEED);
     snprintf(start, sizeof start, "%lld", GEN_START_MS);
+    char interval[24];
+    snprintf(interval, sizeof interval, "%" PRId64 "us", interval_us);
     const char *opts[] = {"count", count, "keys", nkeys, "seed", seed, "start", start,
-                          "interval", "1ms", NULL};
+                          "interval", interval, NULL};
     spate_stream *s;
     ok(spate_source_open(ctx, "generator", NULL, opts, &s), "generator");
     return s;
@@ -391,8 +397,9 @@ static double measure(const bench_case *c, int64_t events, int runs)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [--events N] [--runs K]\n"
+            "usage: %s [--events N] [--runs K] [--interval-us U]\n"
             "  --events N   input events per run (default %d)\n"
+            "  --interval-us U  event-time spacing of events (default 10)\n"
             "  --runs K     runs per side, the best counts (default 3)\n",
             argv0, DEFAULT_EVENTS);
     exit(2);
@@ -412,6 +419,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) {
         if (!strcmp(argv[i], "--events")) events = arg_int(argv[0], argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = arg_int(argv[0], argv[i + 1]);
+        else if (!strcmp(argv[i], "--interval-us")) interval_us = arg_int(argv[0], argv[i + 1]);
         else usage(argv[0]);
     }
     printf("workers = 1, best of %d runs; ratio = loop Mev/s / engine Mev/s\n", (int)runs);

@@ -359,6 +359,13 @@ static void test_parse_duration(void)
         if (sp_parse_duration_ms(bad[k], &ms) == 0) fprintf(stderr, "  accepted '%s'\n", bad[k]);
         CHECK_EQ_INT(sp_parse_duration_ms(bad[k], &ms), SPATE_EINVAL);
     }
+    int64_t us = -1;
+    CHECK(sp_parse_duration_us("10us", &us) == 0 && us == 10);
+    CHECK(sp_parse_duration_us("1.5ms", &us) == 0 && us == 1500);
+    CHECK(sp_parse_duration_us("2s", &us) == 0 && us == 2000000);
+    CHECK(sp_parse_duration_us("7", &us) == 0 && us == 7000); /* bare numbers are ms */
+    int64_t ms = -1;
+    CHECK(sp_parse_duration_ms("1500us", &ms) == 0 && ms == 1);
 }
 
 /* ------------------------------------------------------- buf and errors */

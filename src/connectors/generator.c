@@ -71,7 +71,7 @@ static int generator_open(sp_source *s)
     g->keys = (uint64_t)keys;
     g->seed = (uint64_t)sp_opts_int(&s->opts, "seed");
     g->start_us = sp_opts_int(&s->opts, "start") * 1000;
-    g->interval_us = sp_opts_duration_ms(&s->opts, "interval") * 1000;
+    g->interval_us = sp_opts_duration_us(&s->opts, "interval");
     g->next = s->instance;
     g->step = s->ninstances > 0 ? s->ninstances : 1;
     s->st = g;

@@ -15,23 +15,32 @@ static const sp_opt_def *find_def(const sp_opt_def *const defs[2], const char *n
     return NULL;
 }
 
-int sp_parse_duration_ms(const char *s, int64_t *ms)
+int sp_parse_duration_us(const char *s, int64_t *us)
 {
     errno = 0;
     char *end;
     double v = strtod(s, &end);
     /* !(v >= 0) also rejects NaN, which compares false with everything. */
     if (end == s || errno || !(v >= 0)) return SPATE_EINVAL;
-    double mult = 1;
-    if (!*end || strcmp(end, "ms") == 0) mult = 1;
-    else if (strcmp(end, "s") == 0) mult = 1000;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 60000;
-    else if (strcmp(end, "h") == 0) mult = 3600000;
+    double mult = 1000;
+    if (!*end || strcmp(end, "ms") == 0) mult = 1000;
+    else if (strcmp(end, "us") == 0) mult = 1;
+    else if (strcmp(end, "s") == 0) mult = 1e6;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0) mult = 6e7;
+    else if (strcmp(end, "h") == 0) mult = 3.6e9;
     else return SPATE_EINVAL;
     /* Converting inf or anything past INT64_MAX to int64_t is undefined behaviour. */
     if (!(v * mult < 9.2e18)) return SPATE_EINVAL;
-    *ms = (int64_t)(v * mult);
+    *us = (int64_t)(v * mult);
     return 0;
+}
+
+int sp_parse_duration_ms(const char *s, int64_t *ms)
+{
+    int64_t us;
+    int rc = sp_parse_duration_us(s, &us);
+    if (!rc) *ms = us / 1000;
+    return rc;
 }
 
 static int check_value(const sp_opt_def *d, const char *v, const char *what)
@@ -147,6 +156,14 @@ int sp_opts_bool(const sp_opts *o, const char *name)
 {
     const char *v = sp_opts_str(o, name);
     return v && strcmp(v, "true") == 0;
+}
+
+int64_t sp_opts_duration_us(const sp_opts *o, const char *name)
+{
+    const char *v = sp_opts_str(o, name);
+    int64_t us = 0;
+    if (v) sp_parse_duration_us(v, &us);
+    return us;
 }
 
 int64_t sp_opts_duration_ms(const sp_opts *o, const char *name)

@@ -34,9 +34,12 @@ void sp_opts_free(sp_opts *o);
 const char *sp_opts_str(const sp_opts *o, const char *name);
 int64_t sp_opts_int(const sp_opts *o, const char *name);
 int sp_opts_bool(const sp_opts *o, const char *name);
-/* Durations: "250ms", "10s", "5m", "1h", or a bare number of milliseconds. */
+/* Durations: "50us", "250ms", "10s", "5m", "1h", or a bare number of milliseconds. */
 int64_t sp_opts_duration_ms(const sp_opts *o, const char *name);
+int64_t sp_opts_duration_us(const sp_opts *o, const char *name);
 /* Parses a duration text into milliseconds; 0 or SPATE_EINVAL. */
 int sp_parse_duration_ms(const char *s, int64_t *ms);
+/* The same in microseconds. */
+int sp_parse_duration_us(const char *s, int64_t *us);
 
 #endif
