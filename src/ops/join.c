@@ -33,12 +33,12 @@
 #include <string.h>
 
 typedef struct join_cfg {
-    spate_join_kind kind;     /* 0 for cogroup */
+    spate_join_kind kind; /* 0 for cogroup */
     int nkeys;
-    int nleft, nright;        /* value columns of each side */
-    spate_group_fn fn;        /* cogroup */
+    int nleft, nright; /* value columns of each side */
+    spate_group_fn fn; /* cogroup */
     void *ud;
-    int nuser;                /* columns of cogroup's out_schema */
+    int nuser; /* columns of cogroup's out_schema */
 } join_cfg;
 
 static int fail_nomem(sp_op *op)
@@ -48,8 +48,8 @@ static int fail_nomem(sp_op *op)
 
 /* Copies n value columns of a kept row (or NULLs when ref is NULL) to out from
  * column dc on. */
-static int put_values(sp_batch *out, uint32_t r, int dc, const sp_keyrows *kr,
-                      const sp_rowref *ref, int n)
+static int put_values(sp_batch *out, uint32_t r, int dc, const sp_keyrows *kr, const sp_rowref *ref,
+                      int n)
 {
     for (int c = 0; c < n; c++) {
         sp_vec *v = &out->cols[dc + c];
@@ -94,8 +94,8 @@ static int join_key(sp_op *op, sp_grouping *st, const join_cfg *cfg, uint32_t e)
     if (nl && nr) {
         for (uint32_t i = 0; i < nl && !rc; i++)
             for (uint32_t j = 0; j < nr && !rc; j++)
-                rc = join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i),
-                              sp_keyrows_row(kr, e, 1, j));
+                rc =
+                    join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i), sp_keyrows_row(kr, e, 1, j));
     } else if (nl && keep_left) {
         for (uint32_t i = 0; i < nl && !rc; i++)
             rc = join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i), NULL);
@@ -120,8 +120,9 @@ static int join_emit(sp_op *op)
     const join_cfg *cfg = op->node->cfg;
     if (st->kr.nbatches == 0) return 0;
     int rc = sp_keyrows_seal(&st->kr) ? fail_nomem(op) : 0;
-    if (!rc) rc = cfg->fn ? sp_ops_group_each(op, &st->kr, 2, cfg->fn, cfg->ud, cfg->nuser)
-                          : join_all(op, st, cfg);
+    if (!rc)
+        rc = cfg->fn ? sp_ops_group_each(op, &st->kr, 2, cfg->fn, cfg->ud, cfg->nuser)
+                     : join_all(op, st, cfg);
     sp_keyrows_clear(&st->kr, sp_ops_release_to, op);
     return rc;
 }
@@ -143,12 +144,24 @@ static int join_epoch(sp_op *op, int64_t time_ms)
 }
 
 static const sp_op_class join_class = {
-    .name = "join", .open = join_open, .push = join_push, .epoch = join_epoch,
-    .finish = join_emit, .close = sp_ops_grouping_close, .cfg_free = free,
+    .stateless = 1,
+    .name = "join",
+    .open = join_open,
+    .push = join_push,
+    .epoch = join_epoch,
+    .finish = join_emit,
+    .close = sp_ops_grouping_close,
+    .cfg_free = free,
 };
 static const sp_op_class cogroup_class = {
-    .name = "cogroup", .open = join_open, .push = join_push, .epoch = join_epoch,
-    .finish = join_emit, .close = sp_ops_grouping_close, .cfg_free = free,
+    .stateless = 1,
+    .name = "cogroup",
+    .open = join_open,
+    .push = join_push,
+    .epoch = join_epoch,
+    .finish = join_emit,
+    .close = sp_ops_grouping_close,
+    .cfg_free = free,
 };
 
 /* Checks that left and right can meet: keyed, same context, equal key types, and
@@ -171,12 +184,13 @@ static int check_inputs(const spate_stream *l, const spate_stream *r, spate_stre
         const sp_field *lf = &l->schema->f[c], *rf = &r->schema->f[c];
         if (lf->type != rf->type)
             return sp_err(SPATE_ETYPE, "%s: left key '%s' is %s but right key '%s' is %s", what,
-                          lf->name, spate_type_name(lf->type), rf->name,
-                          spate_type_name(rf->type));
+                          lf->name, spate_type_name(lf->type), rf->name, spate_type_name(rf->type));
     }
     if (!sp_ctx_microbatch(l->ctx))
-        return sp_err(SPATE_EUNSUPPORTED, "%s of two streams needs the micro-batch style (set "
-                      "batch.interval.ms); windowed joins arrive with event time", what);
+        return sp_err(SPATE_EUNSUPPORTED,
+                      "%s of two streams needs the micro-batch style (set "
+                      "batch.interval.ms); windowed joins arrive with event time",
+                      what);
     return 0;
 }
 
@@ -212,8 +226,8 @@ static spate_schema *join_schema(const spate_stream *l, const spate_stream *r, i
 /* Adds the two-input node: each side hashed by key unless already partitioned.
  * Its configuration is params with the column counts filled in; schema is taken
  * over. */
-static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cls,
-                         join_cfg params, spate_schema *schema, spate_stream **out)
+static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cls, join_cfg params,
+                         spate_schema *schema, spate_stream **out)
 {
     join_cfg *cfg = malloc(sizeof *cfg);
     if (!cfg) {
@@ -236,8 +250,7 @@ static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cl
 /* Per-micro-batch join; output: key, left values, right values (renamed on a
  * clash). EINVAL unless both are keyed, ETYPE for differing key types,
  * EUNSUPPORTED in the continuous style. */
-int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
-               spate_stream **out)
+int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind, spate_stream **out)
 {
     int rc = check_inputs(left, right, out, "join");
     if (rc) return rc;

@@ -93,8 +93,8 @@ static int schema_append(spate_schema *dst, const spate_schema *src, int from, i
 
 /* Adds a node fed from a keyed input: one instance per worker, rows hashed to the
  * worker owning their key unless they already are there. Frees cfg on failure. */
-static int add_keyed_node(spate_stream *in, const sp_op_class *cls, void *cfg,
-                          spate_schema *schema, spate_stream **out)
+static int add_keyed_node(spate_stream *in, const sp_op_class *cls, void *cfg, spate_schema *schema,
+                          spate_stream **out)
 {
     sp_exchange ex = in->partitioned ? SP_EX_FORWARD : SP_EX_HASH;
     int rc = sp_node_add(in->ctx, cls, cfg, schema, in->nkeys, 1, &in, &ex, 0, out);
@@ -131,12 +131,12 @@ static int fail_nomem(sp_op *op)
 
 typedef struct keyed {
     sp_keytable t;
-    uint32_t *dirty;      /* entries touched since the last emission, first touch first */
+    uint32_t *dirty; /* entries touched since the last emission, first touch first */
     uint32_t ndirty, cap_dirty;
-    uint32_t round;       /* current emission round (>= 1), compared with the marks */
-    int per_batch;        /* clear the table after each emission */
-    int continuous;       /* emit after every input batch */
-    sp_batch *out;        /* output batch being filled */
+    uint32_t round; /* current emission round (>= 1), compared with the marks */
+    int per_batch;  /* clear the table after each emission */
+    int continuous; /* emit after every input batch */
+    sp_batch *out;  /* output batch being filled */
 } keyed;
 
 static int keyed_init(keyed *k, sp_op *op, size_t value_size, int running)
@@ -158,8 +158,8 @@ static void keyed_free(keyed *k, sp_op *op)
 /* Entry of the key of row r, marked dirty; (uint32_t)-1 when out of memory. */
 static uint32_t keyed_touch(keyed *k, const sp_batch *b, uint32_t r, int nkeys, int *inserted)
 {
-    uint32_t *mark = sp_keytable_find_or_insert(&k->t, row_hash(b, r, nkeys), b, r, nkeys,
-                                                inserted);
+    uint32_t *mark =
+        sp_keytable_find_or_insert(&k->t, row_hash(b, r, nkeys), b, r, nkeys, inserted);
     if (!mark) return (uint32_t)-1;
     uint32_t e = sp_keytable_index(&k->t, mark);
     if (*mark == k->round) return e;
@@ -203,19 +203,28 @@ static void keyed_round_done(keyed *k)
 /* ------------------------------------------------- built-in aggregates */
 
 typedef enum {
-    AG_COUNT, AG_SUM_I, AG_SUM_D, AG_AVG_I, AG_AVG_D,
-    AG_MIN_I, AG_MAX_I, AG_MIN_D, AG_MAX_D, AG_MIN_S, AG_MAX_S
+    AG_COUNT,
+    AG_SUM_I,
+    AG_SUM_D,
+    AG_AVG_I,
+    AG_AVG_D,
+    AG_MIN_I,
+    AG_MAX_I,
+    AG_MIN_D,
+    AG_MAX_D,
+    AG_MIN_S,
+    AG_MAX_S
 } ag_op;
 
 typedef struct ag_spec {
     ag_op op;
-    int col;              /* input column (unused for COUNT) */
+    int col; /* input column (unused for COUNT) */
 } ag_spec;
 
 typedef struct ag_cfg {
-    int nkeys;            /* key columns of the input; 0 = stream-wide */
+    int nkeys; /* key columns of the input; 0 = stream-wide */
     int naggs;
-    int running;          /* never clear: emit the keys each micro-batch updated */
+    int running; /* never clear: emit the keys each micro-batch updated */
     ag_spec *aggs;
 } ag_cfg;
 
@@ -226,14 +235,14 @@ typedef struct ag_cell {
         double d;
         spate_str s;
     } v;
-    int64_t n;            /* rows folded in: all rows for COUNT, non-NULL ones otherwise */
+    int64_t n; /* rows folded in: all rows for COUNT, non-NULL ones otherwise */
 } ag_cell;
 
 typedef struct ag_state {
     keyed k;
-    uint32_t *ent;        /* entry of each live row of the batch being folded */
+    uint32_t *ent; /* entry of each live row of the batch being folded */
     uint32_t cap_ent;
-    sp_arena strs;        /* MIN/MAX string values */
+    sp_arena strs; /* MIN/MAX string values */
 } ag_state;
 
 static inline ag_cell *ag_cells(const ag_state *st, uint32_t e)
@@ -249,7 +258,8 @@ static int str_less(spate_str a, spate_str b)
 
 static void ag_fold_count(ag_state *st, int a, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) ag_cells(st, st->ent[i])[a].n++;
+    for (uint32_t i = 0; i < n; i++)
+        ag_cells(st, st->ent[i])[a].n++;
 }
 
 static void ag_fold_int(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
@@ -260,9 +270,12 @@ static void ag_fold_int(ag_state *st, int a, ag_op op, const sp_batch *b, const 
         if (sp_vec_is_null(v, r)) continue;
         ag_cell *c = &ag_cells(st, st->ent[i])[a];
         int64_t x = sp_vec_get_int(v, r);
-        if (op == AG_SUM_I) c->v.i = (int64_t)((uint64_t)c->v.i + (uint64_t)x);
-        else if (op == AG_AVG_I) c->v.d += (double)x;
-        else if (c->n == 0 || (op == AG_MIN_I ? x < c->v.i : x > c->v.i)) c->v.i = x;
+        if (op == AG_SUM_I)
+            c->v.i = (int64_t)((uint64_t)c->v.i + (uint64_t)x);
+        else if (op == AG_AVG_I)
+            c->v.d += (double)x;
+        else if (c->n == 0 || (op == AG_MIN_I ? x < c->v.i : x > c->v.i))
+            c->v.i = x;
         c->n++;
     }
 }
@@ -275,8 +288,10 @@ static void ag_fold_double(ag_state *st, int a, ag_op op, const sp_batch *b, con
         if (sp_vec_is_null(v, r)) continue;
         ag_cell *c = &ag_cells(st, st->ent[i])[a];
         double x = SP_F64(v)[r];
-        if (op == AG_SUM_D || op == AG_AVG_D) c->v.d += x;
-        else if (c->n == 0 || (op == AG_MIN_D ? x < c->v.d : x > c->v.d)) c->v.d = x;
+        if (op == AG_SUM_D || op == AG_AVG_D)
+            c->v.d += x;
+        else if (c->n == 0 || (op == AG_MIN_D ? x < c->v.d : x > c->v.d))
+            c->v.d = x;
         c->n++;
     }
 }
@@ -289,8 +304,7 @@ static int ag_fold_str(ag_state *st, int a, ag_op op, const sp_batch *b, const s
         if (sp_vec_is_null(v, r)) continue;
         ag_cell *c = &ag_cells(st, st->ent[i])[a];
         spate_str x = SP_STR(v)[r];
-        if (c->n++ > 0 && (op == AG_MIN_S ? !str_less(x, c->v.s) : !str_less(c->v.s, x)))
-            continue;
+        if (c->n++ > 0 && (op == AG_MIN_S ? !str_less(x, c->v.s) : !str_less(c->v.s, x))) continue;
         char *p = sp_arena_dup(&st->strs, x.ptr, x.len);
         if (!p) return SPATE_ENOMEM;
         c->v.s = (spate_str){p, x.len};
@@ -302,17 +316,24 @@ static int ag_fold(ag_state *st, const ag_spec *s, int a, const sp_batch *b)
 {
     const sp_vec *v = s->op == AG_COUNT ? NULL : &b->cols[s->col];
     switch (s->op) {
-    case AG_COUNT: ag_fold_count(st, a, sp_batch_count(b)); return 0;
+    case AG_COUNT:
+        ag_fold_count(st, a, sp_batch_count(b));
+        return 0;
     case AG_SUM_I:
     case AG_AVG_I:
     case AG_MIN_I:
-    case AG_MAX_I: ag_fold_int(st, a, s->op, b, v); return 0;
+    case AG_MAX_I:
+        ag_fold_int(st, a, s->op, b, v);
+        return 0;
     case AG_SUM_D:
     case AG_AVG_D:
     case AG_MIN_D:
-    case AG_MAX_D: ag_fold_double(st, a, s->op, b, v); return 0;
+    case AG_MAX_D:
+        ag_fold_double(st, a, s->op, b, v);
+        return 0;
     case AG_MIN_S:
-    case AG_MAX_S: return ag_fold_str(st, a, s->op, b, v);
+    case AG_MAX_S:
+        return ag_fold_str(st, a, s->op, b, v);
     }
     return 0;
 }
@@ -331,10 +352,14 @@ static int ag_write(const ag_spec *s, const ag_cell *c, sp_batch *out, int col, 
     }
     switch (s->op) {
     case AG_AVG_I:
-    case AG_AVG_D: SP_F64(v)[r] = c->v.d / (double)c->n; break;
+    case AG_AVG_D:
+        SP_F64(v)[r] = c->v.d / (double)c->n;
+        break;
     case AG_SUM_D:
     case AG_MIN_D:
-    case AG_MAX_D: SP_F64(v)[r] = c->v.d; break;
+    case AG_MAX_D:
+        SP_F64(v)[r] = c->v.d;
+        break;
     case AG_MIN_S:
     case AG_MAX_S: {
         char *p = sp_arena_dup(&out->arena, c->v.s.ptr, c->v.s.len);
@@ -342,15 +367,16 @@ static int ag_write(const ag_spec *s, const ag_cell *c, sp_batch *out, int col, 
         SP_STR(v)[r] = (spate_str){p, c->v.s.len};
         break;
     }
-    default: sp_vec_put_int(v, r, c->v.i); break;
+    default:
+        sp_vec_put_int(v, r, c->v.i);
+        break;
     }
     return 0;
 }
 
 /* One output row: the key of entry e (when keyed) and its aggregates; cells NULL
  * for a stream-wide aggregate over no rows (COUNT 0, the others NULL). */
-static int ag_emit_row(sp_op *op, ag_state *st, const ag_cfg *cfg, const ag_cell *cells,
-                       uint32_t e)
+static int ag_emit_row(sp_op *op, ag_state *st, const ag_cfg *cfg, const ag_cell *cells, uint32_t e)
 {
     static const ag_cell none;
     uint32_t r;
@@ -455,8 +481,13 @@ static void ag_cfg_free(void *p)
 }
 
 static const sp_op_class ag_class = {
-    .name = "aggregate", .open = ag_open, .push = ag_push, .epoch = ag_epoch,
-    .finish = ag_finish, .close = ag_close, .cfg_free = ag_cfg_free,
+    .name = "aggregate",
+    .open = ag_open,
+    .push = ag_push,
+    .epoch = ag_epoch,
+    .finish = ag_finish,
+    .close = ag_close,
+    .cfg_free = ag_cfg_free,
 };
 
 /* Chooses the accumulator kind for agg over a column of type t, and its output
@@ -481,18 +512,24 @@ static int ag_resolve(const spate_agg *agg, spate_type t, ag_op *op, spate_type 
         *op = isdbl ? AG_MAX_D : isint ? AG_MAX_I : AG_MAX_S;
         *out_type = t;
         return 0;
-    default: return SPATE_EINVAL;
+    default:
+        return SPATE_EINVAL;
     }
 }
 
 static const char *ag_kind_name(spate_agg_kind k)
 {
     switch (k) {
-    case SPATE_AGG_COUNT: return "count";
-    case SPATE_AGG_SUM: return "sum";
-    case SPATE_AGG_MIN: return "min";
-    case SPATE_AGG_MAX: return "max";
-    case SPATE_AGG_AVG: return "avg";
+    case SPATE_AGG_COUNT:
+        return "count";
+    case SPATE_AGG_SUM:
+        return "sum";
+    case SPATE_AGG_MIN:
+        return "min";
+    case SPATE_AGG_MAX:
+        return "max";
+    case SPATE_AGG_AVG:
+        return "avg";
     }
     return "?";
 }
@@ -517,9 +554,12 @@ static int ag_add_spec(const spate_schema *in, const spate_agg *agg, ag_spec *sp
             return sp_err(SPATE_ETYPE, "aggregate_by_key: cannot %s column '%s' of type %s",
                           ag_kind_name(agg->kind), agg->column, spate_type_name(ct));
     }
-    if (agg->as) snprintf(name, sizeof name, "%s", agg->as);
-    else if (agg->kind == SPATE_AGG_COUNT) snprintf(name, sizeof name, "count");
-    else snprintf(name, sizeof name, "%s_%s", ag_kind_name(agg->kind), agg->column);
+    if (agg->as)
+        snprintf(name, sizeof name, "%s", agg->as);
+    else if (agg->kind == SPATE_AGG_COUNT)
+        snprintf(name, sizeof name, "count");
+    else
+        snprintf(name, sizeof name, "%s_%s", ag_kind_name(agg->kind), agg->column);
     return spate_schema_add(out, name, t);
 }
 
@@ -589,7 +629,8 @@ int spate_count_by_value(spate_stream *in, spate_stream **out)
     int n = in->schema->n;
     const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
     if (!names) return sp_err(SPATE_ENOMEM, "out of memory");
-    for (int c = 0; c < n; c++) names[c] = in->schema->f[c].name;
+    for (int c = 0; c < n; c++)
+        names[c] = in->schema->f[c].name;
     spate_stream *keyed_in;
     rc = spate_key_by(in, n, names, &keyed_in);
     free(names);
@@ -601,21 +642,21 @@ int spate_count_by_value(spate_stream *in, spate_stream **out)
 /* ------------------------------------ reduce, reduceByKey, combineByKey */
 
 typedef struct fold_cfg {
-    int nkeys;                /* key columns of the input; 0 = stream-wide */
-    int nvals;                /* value columns of the input */
-    spate_schema *acc;        /* accumulator schema: the values, or the combiner */
-    spate_map_fn create;      /* NULL: a key's first value is its accumulator */
-    spate_reduce_fn merge;    /* (accumulator, value) -> accumulator */
+    int nkeys;             /* key columns of the input; 0 = stream-wide */
+    int nvals;             /* value columns of the input */
+    spate_schema *acc;     /* accumulator schema: the values, or the combiner */
+    spate_map_fn create;   /* NULL: a key's first value is its accumulator */
+    spate_reduce_fn merge; /* (accumulator, value) -> accumulator */
     spate_reduce_fn merge_combiners;
     void *ud;
-    const char *what;         /* API name for messages */
+    const char *what; /* API name for messages */
 } fold_cfg;
 
 typedef struct fold_state {
     keyed k;
-    sp_batch **chunks;        /* accumulator of entry e: row e % ACC_ROWS of chunk e / ACC_ROWS */
+    sp_batch **chunks; /* accumulator of entry e: row e % ACC_ROWS of chunk e / ACC_ROWS */
     uint32_t nchunks, cap_chunks;
-    sp_batch *scratch;        /* one row: what a callback builds */
+    sp_batch *scratch; /* one row: what a callback builds */
     spate_out o;
 } fold_state;
 
@@ -713,7 +754,8 @@ static int fold_emit(sp_op *op)
         rc = fold_emit_row(op, st, cfg, st->k.dirty[i]);
     if (!rc) rc = sp_ops_out_flush(op, &st->k.out);
     if (st->k.per_batch)
-        for (uint32_t c = 0; c < st->nchunks; c++) sp_arena_reset(&st->chunks[c]->arena);
+        for (uint32_t c = 0; c < st->nchunks; c++)
+            sp_arena_reset(&st->chunks[c]->arena);
     keyed_round_done(&st->k);
     return rc;
 }
@@ -737,7 +779,8 @@ static int fold_push(sp_op *op, int port, sp_batch *b)
     ensure_hashes(b, cfg->nkeys);
     int rc = 0;
     uint32_t n = sp_batch_count(b);
-    for (uint32_t i = 0; i < n && !rc; i++) rc = fold_row(op, st, cfg, b, sp_batch_phys(b, i));
+    for (uint32_t i = 0; i < n && !rc; i++)
+        rc = fold_row(op, st, cfg, b, sp_batch_phys(b, i));
     sp_op_release(op, b);
     if (!rc && st->k.continuous) rc = fold_emit(op);
     return rc;
@@ -753,7 +796,8 @@ static void fold_close(sp_op *op)
     fold_state *st = op->st;
     if (!st) return;
     keyed_free(&st->k, op);
-    for (uint32_t c = 0; c < st->nchunks; c++) sp_batch_free(st->chunks[c]);
+    for (uint32_t c = 0; c < st->nchunks; c++)
+        sp_batch_free(st->chunks[c]);
     free(st->chunks);
     sp_batch_free(st->scratch);
     free(st);
@@ -769,8 +813,13 @@ static void fold_cfg_free(void *p)
 }
 
 static const sp_op_class fold_class = {
-    .name = "reduce", .open = fold_open, .push = fold_push, .epoch = fold_epoch,
-    .finish = fold_emit, .close = fold_close, .cfg_free = fold_cfg_free,
+    .name = "reduce",
+    .open = fold_open,
+    .push = fold_push,
+    .epoch = fold_epoch,
+    .finish = fold_emit,
+    .close = fold_close,
+    .cfg_free = fold_cfg_free,
 };
 
 /* A fold configuration over in, keyed by its first nkeys columns; acc_schema NULL
@@ -799,8 +848,7 @@ static fold_cfg *fold_cfg_new(const spate_stream *in, int nkeys, const spate_sch
 
 /* Adds the fold node: keyed when cfg is, else gathering. cfg and schema (NULL for
  * either means an allocation failed) are taken over. */
-static int add_fold_node(spate_stream *in, fold_cfg *cfg, spate_schema *schema,
-                         spate_stream **out)
+static int add_fold_node(spate_stream *in, fold_cfg *cfg, spate_schema *schema, spate_stream **out)
 {
     if (!cfg || !schema) {
         fold_cfg_free(cfg);
@@ -813,8 +861,8 @@ static int add_fold_node(spate_stream *in, fold_cfg *cfg, spate_schema *schema,
 
 /* reduce (nkeys 0) and reduce_by_key: the accumulator is the value columns, the
  * output schema the input's. */
-static int add_reduce(spate_stream *in, int nkeys, spate_reduce_fn fn, void *ud,
-                      const char *what, spate_stream **out)
+static int add_reduce(spate_stream *in, int nkeys, spate_reduce_fn fn, void *ud, const char *what,
+                      spate_stream **out)
 {
     fold_cfg *cfg = fold_cfg_new(in, nkeys, NULL, what);
     if (cfg) {
@@ -848,9 +896,9 @@ int spate_reduce_by_key(spate_stream *in, spate_reduce_fn fn, void *ud, spate_st
 
 /* Folds values into combiners of comb_schema; output: key columns + combiner
  * columns. EINVAL when an argument is missing or a column name repeats. */
-int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema,
-                         spate_map_fn create, spate_reduce_fn merge_value,
-                         spate_reduce_fn merge_combiners, void *ud, spate_stream **out)
+int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema, spate_map_fn create,
+                         spate_reduce_fn merge_value, spate_reduce_fn merge_combiners, void *ud,
+                         spate_stream **out)
 {
     int rc = check_keyed(in, out, "combine_by_key");
     if (rc) return rc;
@@ -873,8 +921,8 @@ int spate_combine_by_key(spate_stream *in, const spate_schema *comb_schema,
 
 typedef struct group_cfg {
     int nkeys;
-    int nuser;                /* columns of the callback's out_schema */
-    spate_group_fn fn;        /* NULL: emit the rows themselves, grouped */
+    int nuser;         /* columns of the callback's out_schema */
+    spate_group_fn fn; /* NULL: emit the rows themselves, grouped */
     void *ud;
 } group_cfg;
 
@@ -931,8 +979,10 @@ int sp_ops_group_each(sp_op *op, const sp_keyrows *kr, int nsides, spate_group_f
         o.nkeys = kr->nkeys;
         if ((rc = sp_out_begin(&o))) break;
         int urc = fn(&g, &o, ud);
-        if (urc < 0) rc = sp_op_fail(op, SPATE_EUSER, "%s callback returned %d", what, urc);
-        else if (o.err) rc = sp_op_fail(op, o.err, "%s callback: %s", what, spate_last_error());
+        if (urc < 0)
+            rc = sp_op_fail(op, SPATE_EUSER, "%s callback returned %d", what, urc);
+        else if (o.err)
+            rc = sp_op_fail(op, o.err, "%s callback: %s", what, spate_last_error());
     }
     int crc = sp_op_out_close(op, &o);
     return rc ? rc : crc;
@@ -993,8 +1043,9 @@ static int group_emit(sp_op *op)
     const group_cfg *cfg = op->node->cfg;
     if (st->kr.nbatches == 0) return 0;
     int rc = sp_keyrows_seal(&st->kr) ? fail_nomem(op) : 0;
-    if (!rc) rc = cfg->fn ? sp_ops_group_each(op, &st->kr, 1, cfg->fn, cfg->ud, cfg->nuser)
-                          : group_emit_rows(op, st);
+    if (!rc)
+        rc = cfg->fn ? sp_ops_group_each(op, &st->kr, 1, cfg->fn, cfg->ud, cfg->nuser)
+                     : group_emit_rows(op, st);
     sp_keyrows_clear(&st->kr, sp_ops_release_to, op);
     return rc;
 }
@@ -1018,8 +1069,14 @@ static int group_epoch(sp_op *op, int64_t time_ms)
 }
 
 static const sp_op_class group_class = {
-    .name = "group_by_key", .open = group_open, .push = group_push, .epoch = group_epoch,
-    .finish = group_emit, .close = sp_ops_grouping_close, .cfg_free = free,
+    .stateless = 1,
+    .name = "group_by_key",
+    .open = group_open,
+    .push = group_push,
+    .epoch = group_epoch,
+    .finish = group_emit,
+    .close = sp_ops_grouping_close,
+    .cfg_free = free,
 };
 
 /* Groups each micro-batch's rows per key; output: key columns + out_schema with
@@ -1032,8 +1089,10 @@ int spate_group_by_key(spate_stream *in, const spate_schema *out_schema, spate_g
     if (fn && !out_schema)
         return sp_err(SPATE_EINVAL, "group_by_key with a function needs its out_schema");
     spate_schema *schema;
-    if (fn) schema = sp_ops_key_value_schema(in, out_schema, &rc);
-    else if (!(schema = sp_schema_copy(in->schema))) rc = sp_err(SPATE_ENOMEM, "out of memory");
+    if (fn)
+        schema = sp_ops_key_value_schema(in, out_schema, &rc);
+    else if (!(schema = sp_schema_copy(in->schema)))
+        rc = sp_err(SPATE_ENOMEM, "out of memory");
     if (!schema) return rc;
     group_cfg *cfg = malloc(sizeof *cfg);
     if (!cfg) {

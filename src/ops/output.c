@@ -76,9 +76,9 @@ typedef struct print_cfg {
 
 typedef struct print_st {
     sp_epoch_track track; /* first: see sp_epoch_track */
-    sp_batch *kept;    /* the first n + 1 rows of the current batch, copied */
-    uint64_t total;    /* rows of the current batch */
-    sp_buf text;       /* reused between batches */
+    sp_batch *kept;       /* the first n + 1 rows of the current batch, copied */
+    uint64_t total;       /* rows of the current batch */
+    sp_buf text;          /* reused between batches */
 } print_st;
 
 /* A row as one line, values as Spark prints them (strings raw, NULL as null): the
@@ -97,10 +97,11 @@ static const char print_rule[] = "-------------------------------------------\n"
 static int print_format(print_st *st, int n, int64_t time_ms)
 {
     st->text.len = 0;
-    int rc = sp_buf_printf(&st->text, "%sTime: %lld ms\n%s", print_rule, (long long)time_ms,
-                           print_rule);
+    int rc =
+        sp_buf_printf(&st->text, "%sTime: %lld ms\n%s", print_rule, (long long)time_ms, print_rule);
     uint32_t shown = st->kept->n < (uint32_t)n ? st->kept->n : (uint32_t)n;
-    for (uint32_t r = 0; r < shown && rc == 0; r++) rc = put_row(&st->text, st->kept, r);
+    for (uint32_t r = 0; r < shown && rc == 0; r++)
+        rc = put_row(&st->text, st->kept, r);
     if (!rc && st->total > (uint64_t)n) rc = sp_buf_put(&st->text, "...\n", 4);
     return rc ? rc : sp_buf_putc(&st->text, '\n');
 }
@@ -157,9 +158,13 @@ static void print_close(sp_op *op)
     op->st = NULL;
 }
 
-static const sp_op_class print_class = {.name = "print", .open = print_open,
-                                        .push = print_push, .epoch = sp_ops_track_epoch,
-                                        .finish = sp_ops_track_finish, .close = print_close,
+static const sp_op_class print_class = {.stateless = 1,
+                                        .name = "print",
+                                        .open = print_open,
+                                        .push = print_push,
+                                        .epoch = sp_ops_track_epoch,
+                                        .finish = sp_ops_track_finish,
+                                        .close = print_close,
                                         .cfg_free = free};
 
 /* Upper bound on n: print is for looking at a few rows, and it keeps n + 1 of them. */
@@ -170,8 +175,8 @@ int spate_stream_print(spate_stream *s, int n)
     int rc = check_stream(s, "print");
     if (rc) return rc;
     if (n < 0 || n > SP_PRINT_MAX_ROWS)
-        return sp_err(SPATE_EINVAL, "print: n must be between 0 and %d, not %d",
-                      SP_PRINT_MAX_ROWS, n);
+        return sp_err(SPATE_EINVAL, "print: n must be between 0 and %d, not %d", SP_PRINT_MAX_ROWS,
+                      n);
     print_cfg *cfg = malloc(sizeof *cfg);
     if (cfg) cfg->n = n;
     return add_output(s, &print_class, cfg, NULL);
@@ -181,13 +186,13 @@ int spate_stream_print(spate_stream *s, int n)
 
 typedef struct save_cfg {
     char *prefix;
-    char *suffix;     /* "" for none */
+    char *suffix; /* "" for none */
     sp_format fmt;
 } save_cfg;
 
 typedef struct save_st {
     sp_epoch_track track; /* first: see sp_epoch_track */
-    sp_buf text;      /* the current batch, formatted (header first) */
+    sp_buf text;          /* the current batch, formatted (header first) */
     uint64_t rows;
     char *path, *tmp; /* name buffers, sized once in open */
     size_t path_cap;
@@ -284,9 +289,13 @@ static void save_close(sp_op *op)
     op->st = NULL;
 }
 
-static const sp_op_class save_class = {.name = "save_as_text_files", .open = save_open,
-                                       .push = save_push, .epoch = sp_ops_track_epoch,
-                                       .finish = sp_ops_track_finish, .close = save_close,
+static const sp_op_class save_class = {.stateless = 1,
+                                       .name = "save_as_text_files",
+                                       .open = save_open,
+                                       .push = save_push,
+                                       .epoch = sp_ops_track_epoch,
+                                       .finish = sp_ops_track_finish,
+                                       .close = save_close,
                                        .cfg_free = save_cfg_free};
 
 int spate_stream_save_as_text_files(spate_stream *s, const char *prefix, const char *suffix,
@@ -325,8 +334,10 @@ static int foreach_call(sp_op *op, const spate_rows *rows)
     const foreach_cfg *cfg = op->node->cfg;
     int rc = cfg->fn(rows, rows->time_ms, cfg->ud);
     if (rc != 0)
-        return sp_op_fail(op, SPATE_EUSER, "foreach_batch: callback returned %d for the batch "
-                          "at %lld ms", rc, (long long)rows->time_ms);
+        return sp_op_fail(op, SPATE_EUSER,
+                          "foreach_batch: callback returned %d for the batch "
+                          "at %lld ms",
+                          rc, (long long)rows->time_ms);
     sp_op_count_out(op, rows->count);
     return 0;
 }
@@ -336,11 +347,14 @@ static int foreach_open(sp_op *op)
     return sp_ops_collect_open(op, foreach_call);
 }
 
-static const sp_op_class foreach_class = {.name = "foreach_batch", .open = foreach_open,
+static const sp_op_class foreach_class = {.stateless = 1,
+                                          .name = "foreach_batch",
+                                          .open = foreach_open,
                                           .push = sp_ops_collect_push,
                                           .epoch = sp_ops_track_epoch,
                                           .finish = sp_ops_track_finish,
-                                          .close = sp_ops_collect_close, .cfg_free = free};
+                                          .close = sp_ops_collect_close,
+                                          .cfg_free = free};
 
 int spate_stream_foreach_batch(spate_stream *s, spate_batch_fn fn, void *ud)
 {
@@ -355,8 +369,8 @@ int spate_stream_foreach_batch(spate_stream *s, spate_batch_fn fn, void *ud)
 /* ------------------------------------------------------------ remember, slice */
 
 typedef struct remembered {
-    sp_batch *b;       /* deep copy, owned */
-    int64_t time_ms;   /* batch time */
+    sp_batch *b;     /* deep copy, owned */
+    int64_t time_ms; /* batch time */
 } remembered;
 
 /* Shared between the remember node (worker 0) and slice (the caller's thread). */
@@ -369,7 +383,7 @@ struct sp_remember {
 
 typedef struct remember_st {
     sp_epoch_track track; /* first: see sp_epoch_track */
-    sp_batch **pending; /* copies of the current micro-batch */
+    sp_batch **pending;   /* copies of the current micro-batch */
     int npending, cappending;
 } remember_st;
 
@@ -377,7 +391,8 @@ static void remember_free(void *p)
 {
     struct sp_remember *r = p;
     if (!r) return;
-    for (int i = 0; i < r->n; i++) sp_batch_free(r->items[i].b);
+    for (int i = 0; i < r->n; i++)
+        sp_batch_free(r->items[i].b);
     free(r->items);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -395,7 +410,8 @@ static int remember_insert(struct sp_remember *r, sp_batch *b, int64_t time_ms)
         r->cap = cap;
     }
     int i = r->n++;
-    for (; i > 0 && r->items[i - 1].time_ms > time_ms; i--) r->items[i] = r->items[i - 1];
+    for (; i > 0 && r->items[i - 1].time_ms > time_ms; i--)
+        r->items[i] = r->items[i - 1];
     r->items[i] = (remembered){b, time_ms};
     return 0;
 }
@@ -407,7 +423,8 @@ static void remember_evict(struct sp_remember *r)
     int64_t newest = r->items[r->n - 1].time_ms;
     int64_t oldest_kept = newest - r->duration_ms;
     int k = 0;
-    while (k < r->n && r->items[k].time_ms < oldest_kept) sp_batch_free(r->items[k++].b);
+    while (k < r->n && r->items[k].time_ms < oldest_kept)
+        sp_batch_free(r->items[k++].b);
     if (k == 0) return;
     memmove(r->items, r->items + k, (size_t)(r->n - k) * sizeof *r->items);
     r->n -= k;
@@ -476,15 +493,20 @@ static void remember_close(sp_op *op)
 {
     remember_st *st = op->st;
     if (!st) return;
-    for (int i = 0; i < st->npending; i++) sp_batch_free(st->pending[i]);
+    for (int i = 0; i < st->npending; i++)
+        sp_batch_free(st->pending[i]);
     free(st->pending);
     free(st);
     op->st = NULL;
 }
 
-static const sp_op_class remember_class = {.name = "remember", .open = remember_open,
-                                           .push = remember_push, .epoch = sp_ops_track_epoch,
-                                           .finish = remember_finish, .close = remember_close,
+static const sp_op_class remember_class = {.stateless = 1,
+                                           .name = "remember",
+                                           .open = remember_open,
+                                           .push = remember_push,
+                                           .epoch = sp_ops_track_epoch,
+                                           .finish = remember_finish,
+                                           .close = remember_close,
                                            .cfg_free = remember_free};
 
 int spate_stream_remember(spate_stream *s, int64_t duration_ms)
@@ -540,7 +562,7 @@ int spate_stream_slice(spate_stream *s, int64_t from_ms, int64_t to_ms, spate_ro
     if (!s || !out) return sp_err(SPATE_EINVAL, "slice: stream and out must not be NULL");
     if (!s->remembered)
         return sp_err(SPATE_ESTATE, "slice: the stream is not remembered; call "
-                      "spate_stream_remember on it before spate_ctx_start");
+                                    "spate_stream_remember on it before spate_ctx_start");
     if (from_ms > to_ms)
         return sp_err(SPATE_EINVAL, "slice: from (%lld) is after to (%lld)", (long long)from_ms,
                       (long long)to_ms);

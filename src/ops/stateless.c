@@ -67,8 +67,7 @@ static void out_stamp(spate_out *o, int64_t time_ms)
  * The setter's code and message take precedence: they name the offending column. */
 static int fail_callback(sp_op *op, int rc, const spate_out *o)
 {
-    if (o && o->err)
-        return sp_op_fail(op, o->err, "%s: %s", op->cls->name, spate_last_error());
+    if (o && o->err) return sp_op_fail(op, o->err, "%s: %s", op->cls->name, spate_last_error());
     return sp_op_fail(op, SPATE_EUSER, "%s: callback returned %d", op->cls->name, rc);
 }
 
@@ -77,8 +76,8 @@ static int fail_callback(sp_op *op, int rc, const spate_out *o)
 typedef struct map_cfg {
     spate_map_fn fn;
     void *ud;
-    int flat;     /* rows are committed by spate_out_emit, not after each call */
-    int values;   /* mapValues: the callback sees and writes the value part only */
+    int flat;   /* rows are committed by spate_out_emit, not after each call */
+    int values; /* mapValues: the callback sees and writes the value part only */
 } map_cfg;
 
 /* Runs the callback over the live rows of b, building rows into o. */
@@ -120,13 +119,14 @@ static int map_push(sp_op *op, int port, sp_batch *b)
     return rc ? rc : rc_close;
 }
 
-static const sp_op_class map_class = {.name = "map", .push = map_push, .cfg_free = free};
-static const sp_op_class flat_map_class = {.name = "flat_map", .push = map_push,
-                                           .cfg_free = free};
-static const sp_op_class map_values_class = {.name = "map_values", .push = map_push,
-                                             .cfg_free = free};
-static const sp_op_class flat_map_values_class = {.name = "flat_map_values",
-                                                  .push = map_push, .cfg_free = free};
+static const sp_op_class map_class = {
+    .stateless = 1, .name = "map", .push = map_push, .cfg_free = free};
+static const sp_op_class flat_map_class = {
+    .stateless = 1, .name = "flat_map", .push = map_push, .cfg_free = free};
+static const sp_op_class map_values_class = {
+    .stateless = 1, .name = "map_values", .push = map_push, .cfg_free = free};
+static const sp_op_class flat_map_values_class = {
+    .stateless = 1, .name = "flat_map_values", .push = map_push, .cfg_free = free};
 
 static map_cfg *map_cfg_new(spate_map_fn fn, void *ud, int flat, int values)
 {
@@ -143,7 +143,7 @@ static int add_map(spate_stream *in, const spate_schema *out_schema, spate_map_f
     if (!out_schema || out_schema->n == 0)
         return sp_err(SPATE_EINVAL, "%s: the output schema needs at least one column", cls->name);
     return sp_ops_add_node(in, cls, map_cfg_new(fn, ud, flat, 0), sp_schema_copy(out_schema), 0,
-                    SP_EX_FORWARD, 0, out);
+                           SP_EX_FORWARD, 0, out);
 }
 
 int spate_map(spate_stream *in, const spate_schema *out_schema, spate_map_fn fn, void *ud,
@@ -161,8 +161,8 @@ int spate_flat_map(spate_stream *in, const spate_schema *out_schema, spate_map_f
 /* Builds into *out the key columns of in followed by the columns of value_schema.
  * Returns 0, SPATE_EINVAL when a value column is named like a key column, or
  * SPATE_ENOMEM. */
-static int keyed_schema(const spate_stream *in, const spate_schema *value_schema,
-                        const char *what, spate_schema **out)
+static int keyed_schema(const spate_stream *in, const spate_schema *value_schema, const char *what,
+                        spate_schema **out)
 {
     spate_schema *s = spate_schema_new();
     int rc = s ? 0 : sp_err(SPATE_ENOMEM, "%s: out of memory", what);
@@ -171,9 +171,10 @@ static int keyed_schema(const spate_stream *in, const spate_schema *value_schema
     for (int i = 0; i < value_schema->n && rc == 0; i++) {
         const sp_field *f = &value_schema->f[i];
         if (spate_schema_find(s, f->name) >= 0)
-            rc = sp_err(SPATE_EINVAL, "%s: value column '%s' has the name of a key column",
-                        what, f->name);
-        else rc = spate_schema_add(s, f->name, f->type);
+            rc = sp_err(SPATE_EINVAL, "%s: value column '%s' has the name of a key column", what,
+                        f->name);
+        else
+            rc = spate_schema_add(s, f->name, f->type);
     }
     if (rc) {
         spate_schema_free(s);
@@ -197,13 +198,13 @@ static int add_map_values(spate_stream *in, const spate_schema *value_schema, sp
     rc = keyed_schema(in, value_schema, cls->name, &schema);
     if (rc) return rc;
     rc = sp_ops_add_node(in, cls, map_cfg_new(fn, ud, flat, 1), schema, in->nkeys, SP_EX_FORWARD, 0,
-                  out);
+                         out);
     if (rc == 0) (*out)->partitioned = in->partitioned;
     return rc;
 }
 
-int spate_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn,
-                     void *ud, spate_stream **out)
+int spate_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn, void *ud,
+                     spate_stream **out)
 {
     return add_map_values(in, value_schema, fn, ud, &map_values_class, 0, out);
 }
@@ -246,8 +247,8 @@ static int filter_push(sp_op *op, int port, sp_batch *b)
     return sp_op_emit(op, b);
 }
 
-static const sp_op_class filter_class = {.name = "filter", .push = filter_push,
-                                         .cfg_free = free};
+static const sp_op_class filter_class = {
+    .stateless = 1, .name = "filter", .push = filter_push, .cfg_free = free};
 
 int spate_filter(spate_stream *in, spate_filter_fn fn, void *ud, spate_stream **out)
 {
@@ -255,8 +256,8 @@ int spate_filter(spate_stream *in, spate_filter_fn fn, void *ud, spate_stream **
     if (rc) return rc;
     filter_cfg *cfg = malloc(sizeof *cfg);
     if (cfg) *cfg = (filter_cfg){fn, ud};
-    rc = sp_ops_add_node(in, &filter_class, cfg, sp_schema_copy(in->schema), in->nkeys, SP_EX_FORWARD,
-                  0, out);
+    rc = sp_ops_add_node(in, &filter_class, cfg, sp_schema_copy(in->schema), in->nkeys,
+                         SP_EX_FORWARD, 0, out);
     if (rc == 0) {
         (*out)->partitioned = in->partitioned;
         (*out)->time_col = in->time_col;
@@ -274,8 +275,9 @@ static int pass_push(sp_op *op, int port, sp_batch *b)
     return sp_op_emit(op, b);
 }
 
-static const sp_op_class union_class = {.name = "union", .push = pass_push};
-static const sp_op_class repartition_class = {.name = "repartition", .push = pass_push};
+static const sp_op_class union_class = {.stateless = 1, .name = "union", .push = pass_push};
+static const sp_op_class repartition_class = {
+    .stateless = 1, .name = "repartition", .push = pass_push};
 
 int spate_union(spate_stream *a, spate_stream *b, spate_stream **out)
 {
@@ -316,7 +318,7 @@ int spate_repartition(spate_stream *in, int n, spate_stream **out)
 
 typedef struct key_by_cfg {
     int ncols;
-    int perm[];   /* output column j is input column perm[j] */
+    int perm[]; /* output column j is input column perm[j] */
 } key_by_cfg;
 
 static int key_by_open(sp_op *op)
@@ -338,15 +340,19 @@ static int key_by_push(sp_op *op, int port, sp_batch *b)
 {
     const key_by_cfg *cfg = op->node->cfg;
     sp_vec *tmp = op->st;
-    for (int j = 0; j < cfg->ncols; j++) tmp[j] = b->cols[cfg->perm[j]];
+    for (int j = 0; j < cfg->ncols; j++)
+        tmp[j] = b->cols[cfg->perm[j]];
     memcpy(b->cols, tmp, (size_t)cfg->ncols * sizeof *tmp);
     b->schema = op->node->schema;
     b->has_hashes = 0;
     return sp_op_emit(op, b);
 }
 
-static const sp_op_class key_by_class = {.name = "key_by", .open = key_by_open,
-                                         .push = key_by_push, .close = key_by_close,
+static const sp_op_class key_by_class = {.stateless = 1,
+                                         .name = "key_by",
+                                         .open = key_by_open,
+                                         .push = key_by_push,
+                                         .close = key_by_close,
                                          .cfg_free = free};
 
 /* Error for a key column name that s lacks, listing the names it has. */
@@ -365,9 +371,12 @@ static int key_by_perm(const spate_schema *s, int nkeys, const char *const *key_
     int rc = 0, k = 0;
     for (; k < nkeys && rc == 0; k++) {
         int c = key_cols[k] ? spate_schema_find(s, key_cols[k]) : SPATE_EINVAL;
-        if (!key_cols[k]) rc = sp_err(SPATE_EINVAL, "key_by: key column %d is NULL", k);
-        else if (c < 0) rc = unknown_column(s, key_cols[k]);
-        else if (used[c]) rc = sp_err(SPATE_EINVAL, "key_by: column '%s' given twice", key_cols[k]);
+        if (!key_cols[k])
+            rc = sp_err(SPATE_EINVAL, "key_by: key column %d is NULL", k);
+        else if (c < 0)
+            rc = unknown_column(s, key_cols[k]);
+        else if (used[c])
+            rc = sp_err(SPATE_EINVAL, "key_by: column '%s' given twice", key_cols[k]);
         else {
             used[c] = 1;
             perm[k] = c;
@@ -397,8 +406,8 @@ int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate
     if (nkeys <= 0 || !key_cols)
         return sp_err(SPATE_EINVAL, "key_by: needs at least one key column (nkeys = %d)", nkeys);
     if (nkeys > in->schema->n)
-        return sp_err(SPATE_EINVAL, "key_by: %d key columns but the stream has %d columns",
-                      nkeys, in->schema->n);
+        return sp_err(SPATE_EINVAL, "key_by: %d key columns but the stream has %d columns", nkeys,
+                      in->schema->n);
     key_by_cfg *cfg = malloc(sizeof *cfg + (size_t)in->schema->n * sizeof(int));
     if (!cfg) return sp_err(SPATE_ENOMEM, "key_by: out of memory");
     cfg->ncols = in->schema->n;
@@ -411,7 +420,7 @@ int spate_key_by(spate_stream *in, int nkeys, const char *const *key_cols, spate
     for (int j = 0; j < cfg->ncols; j++)
         if (in->time_col >= 0 && cfg->perm[j] == in->time_col) time_col = j;
     rc = sp_ops_add_node(in, &key_by_class, cfg, permuted_schema(in->schema, cfg->perm), nkeys,
-                  SP_EX_FORWARD, 0, out);
+                         SP_EX_FORWARD, 0, out);
     if (rc == 0) (*out)->time_col = time_col;
     return rc;
 }
@@ -444,10 +453,14 @@ static int transform_open(sp_op *op)
     return sp_ops_collect_open(op, transform_run);
 }
 
-static const sp_op_class transform_class = {
-    .name = "transform", .open = transform_open, .push = sp_ops_collect_push,
-    .epoch = sp_ops_track_epoch, .finish = sp_ops_track_finish, .close = sp_ops_collect_close,
-    .cfg_free = free};
+static const sp_op_class transform_class = {.stateless = 1,
+                                            .name = "transform",
+                                            .open = transform_open,
+                                            .push = sp_ops_collect_push,
+                                            .epoch = sp_ops_track_epoch,
+                                            .finish = sp_ops_track_finish,
+                                            .close = sp_ops_collect_close,
+                                            .cfg_free = free};
 
 int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_transform_fn fn,
                     void *ud, spate_stream **out)
@@ -458,15 +471,15 @@ int spate_transform(spate_stream *in, const spate_schema *out_schema, spate_tran
         return sp_err(SPATE_EINVAL, "transform: the output schema needs at least one column");
     transform_cfg *cfg = malloc(sizeof *cfg);
     if (cfg) *cfg = (transform_cfg){fn, ud};
-    return sp_ops_add_node(in, &transform_class, cfg, sp_schema_copy(out_schema), 0, SP_EX_GATHER, 1,
-                    out);
+    return sp_ops_add_node(in, &transform_class, cfg, sp_schema_copy(out_schema), 0, SP_EX_GATHER,
+                           1, out);
 }
 
 /* --------------------------------------------------------------------- glom */
 
 typedef struct glom_st {
     sp_epoch_track track; /* first: see sp_epoch_track */
-    sp_buf elements;   /* "[" then the rows so far, comma separated */
+    sp_buf elements;      /* "[" then the rows so far, comma separated */
     int64_t n;
 } glom_st;
 
@@ -537,9 +550,13 @@ static void glom_close(sp_op *op)
     op->st = NULL;
 }
 
-static const sp_op_class glom_class = {.name = "glom", .open = glom_open, .push = glom_push,
+static const sp_op_class glom_class = {.stateless = 1,
+                                       .name = "glom",
+                                       .open = glom_open,
+                                       .push = glom_push,
                                        .epoch = sp_ops_track_epoch,
-                                       .finish = sp_ops_track_finish, .close = glom_close};
+                                       .finish = sp_ops_track_finish,
+                                       .close = glom_close};
 
 int spate_glom(spate_stream *in, spate_stream **out)
 {

@@ -183,14 +183,15 @@ static int map_batch_push(sp_op *op, int port, sp_batch *b)
     return sp_op_emit(op, out);
 }
 
-static const sp_op_class filter_batch_class = {.name = "filter_batch",
+static const sp_op_class filter_batch_class = {.stateless = 1,
+                                               .name = "filter_batch",
                                                .open = vec_open,
                                                .push = filter_batch_push,
                                                .close = vec_close,
                                                .cfg_free = free};
 
 static const sp_op_class map_batch_class = {
-    .name = "map_batch", .push = map_batch_push, .cfg_free = free};
+    .stateless = 1, .name = "map_batch", .push = map_batch_push, .cfg_free = free};
 
 static vec_cfg *vec_cfg_new(spate_filter_batch_fn filter, spate_map_batch_fn map, void *ud)
 {

@@ -16,17 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sp_node_add(spate_ctx *ctx, const sp_op_class *cls, void *cfg, spate_schema *schema,
-                int nkeys, int ninputs, spate_stream *const *in, const sp_exchange *ex,
-                int single, spate_stream **out)
+int sp_node_add(spate_ctx *ctx, const sp_op_class *cls, void *cfg, spate_schema *schema, int nkeys,
+                int ninputs, spate_stream *const *in, const sp_exchange *ex, int single,
+                spate_stream **out)
 {
     *out = NULL;
     int rc = 0;
-    if (!ctx) rc = sp_err(SPATE_EINVAL, "context is NULL");
+    if (!ctx)
+        rc = sp_err(SPATE_EINVAL, "context is NULL");
     else if (ctx->state != SP_CTX_BUILDING)
         rc = sp_err(SPATE_ESTATE, "the job cannot change after spate_ctx_start");
     for (int i = 0; !rc && i < ninputs; i++) {
-        if (!in[i]) rc = sp_err(SPATE_EINVAL, "input stream is NULL");
+        if (!in[i])
+            rc = sp_err(SPATE_EINVAL, "input stream is NULL");
         else if (in[i]->ctx != ctx)
             rc = sp_err(SPATE_EINVAL, "streams of different contexts cannot be combined");
         else if (!in[i]->schema)
@@ -37,7 +39,8 @@ int sp_node_add(spate_ctx *ctx, const sp_op_class *cls, void *cfg, spate_schema 
     if (!rc && ctx->nnodes == ctx->capnodes) {
         int cap = ctx->capnodes ? ctx->capnodes * 2 : 16;
         spate_stream **nodes = realloc(ctx->nodes, (size_t)cap * sizeof *nodes);
-        if (!nodes) rc = sp_err(SPATE_ENOMEM, "out of memory");
+        if (!nodes)
+            rc = sp_err(SPATE_ENOMEM, "out of memory");
         else {
             ctx->nodes = nodes;
             ctx->capnodes = cap;
@@ -87,7 +90,7 @@ static int side_push(sp_op *op, int port, sp_batch *b)
     return sp_op_emit(op, b);
 }
 
-static const sp_op_class side_class = {.name = "side output", .push = side_push};
+static const sp_op_class side_class = {.stateless = 1, .name = "side output", .push = side_push};
 
 int sp_node_add_side(spate_stream *parent, spate_schema *schema, spate_stream **out)
 {
@@ -137,13 +140,15 @@ static int make_instances(spate_ctx *ctx, spate_stream *s)
         op->instance = w;
         s->inst[w] = op;
         int nch = 0;
-        for (int p = 0; p < s->ninputs; p++) nch += chan_count(ctx, s, p);
+        for (int p = 0; p < s->ninputs; p++)
+            nch += chan_count(ctx, s, p);
         op->chans = calloc((size_t)(nch ? nch : 1), sizeof *op->chans);
         if (!op->chans) return SPATE_ENOMEM;
         op->nchans = op->nlive = nch;
         op->wm = SPATE_WATERMARK_MIN;
         atomic_init(&op->wm_pub, SPATE_WATERMARK_MIN);
-        for (int c = 0; c < nch; c++) op->chans[c].wm = SPATE_WATERMARK_MIN;
+        for (int c = 0; c < nch; c++)
+            op->chans[c].wm = SPATE_WATERMARK_MIN;
         if (s->cls->tick) ctx->w[w].nticking++;
         /* A forward input with no upstream instance on this worker never sends:
          * its channel exists (so channel numbers are the same on every worker)
@@ -162,7 +167,8 @@ static int wire_edge(spate_ctx *ctx, spate_stream *from, sp_edge *e)
 {
     spate_stream *to = e->to;
     int base = 0;
-    for (int p = 0; p < e->port; p++) base += chan_count(ctx, to, p);
+    for (int p = 0; p < e->port; p++)
+        base += chan_count(ctx, to, p);
     if (e->ex == SP_EX_FORWARD) {
         e->chan = base;
         for (int w = 0; w < ctx->workers; w++)
@@ -205,7 +211,8 @@ int sp_graph_compile(spate_ctx *ctx)
         place(s);
         /* One worker: every instance is on it, so an exchange is just a call. Keyed
          * operators compute the hashes the exchange would have carried. */
-        for (int p = 0; ctx->workers == 1 && p < s->ninputs; p++) s->ex[p] = SP_EX_FORWARD;
+        for (int p = 0; ctx->workers == 1 && p < s->ninputs; p++)
+            s->ex[p] = SP_EX_FORWARD;
         for (int p = 0; p < s->ninputs; p++)
             if (add_edge(s->in[p], s, p)) return sp_err(SPATE_ENOMEM, "out of memory");
         if (make_instances(ctx, s)) return sp_err(SPATE_ENOMEM, "out of memory");
@@ -250,13 +257,15 @@ void sp_graph_teardown(spate_ctx *ctx)
             sp_op *op = s->inst[w];
             if (!op) continue;
             if (op->opened && op->cls->close) op->cls->close(op);
-            for (int c = 0; c < op->nchans; c++) free(op->chans[c].held);
+            for (int c = 0; c < op->nchans; c++)
+                free(op->chans[c].held);
             free(op->chans);
             free(op);
         }
         free(s->inst);
         s->inst = NULL;
-        for (int k = 0; k < s->nout; k++) free_edge(ctx, &s->out[k]);
+        for (int k = 0; k < s->nout; k++)
+            free_edge(ctx, &s->out[k]);
         free(s->out);
         s->out = NULL;
         s->nout = 0;

@@ -57,6 +57,20 @@ typedef struct sp_op_class {
     /* Called on every round of the worker loop (processing-time timers, idleness).
      * now_ms is the wall clock. Optional. */
     int (*tick)(sp_op *op, int64_t now_ms);
+    /* Checkpoints (see docs/checkpoints.md). A node whose class has state must have
+     * snapshot and restore, or a job with checkpoints refuses to start.
+     * snapshot: the barrier of checkpoint `id` has arrived on every input: write
+     * the instance's state - keyed state into sp_state_group(s, key group), the
+     * rest into sp_state_instance(s). It runs on the instance's worker; the
+     * barrier moves on when it returns. */
+    int (*snapshot)(sp_op *op, int64_t id, struct sp_state_out *s);
+    /* Before the job runs, after open: read back what snapshot wrote - the key
+     * groups this instance now owns and its instance state. */
+    int (*restore)(sp_op *op, struct sp_state_in *s);
+    /* Checkpoint `id` is complete and durable: publish what was pre-committed at
+     * its barrier (two-phase-commit sinks). Runs on the instance's worker. */
+    int (*commit)(sp_op *op, int64_t id);
+    int stateless;           /* no state to checkpoint: snapshot/restore not needed */
     /* Frees op->st; called once per opened instance, also after failures. Optional. */
     void (*close)(sp_op *op);
     /* Frees node->cfg when the context is freed. Optional. */
@@ -154,6 +168,23 @@ int sp_op_out_open(sp_op *op, spate_out *o, const spate_schema *schema, int firs
 /* Emits the partly filled batch and detaches o. The row being built, if any, is
  * dropped: commit it first (sp_out_commit). */
 int sp_op_out_close(sp_op *op, spate_out *o);
+
+/* ---- checkpoint state (the buffers are src/checkpoint/serde.h's) */
+
+typedef struct sp_state_out sp_state_out;
+typedef struct sp_state_in sp_state_in;
+struct sp_wbuf;
+struct sp_rbuf;
+/* The buffer for key group g's state of this instance (created on first use). */
+struct sp_wbuf *sp_state_group(sp_state_out *s, int key_group);
+/* The buffer for the instance's non-keyed state (source positions, sink files). */
+struct sp_wbuf *sp_state_instance(sp_state_out *s);
+/* Restore: the key groups this instance owns that have state, one at a time:
+ * returns 1 and fills *g and *r, or 0 when there are no more. */
+int sp_state_next_group(sp_state_in *s, int *g, struct sp_rbuf *r);
+/* Restore: the instance state written by the same instance index, or 0 when none
+ * (a fresh instance). */
+int sp_state_instance_in(sp_state_in *s, struct sp_rbuf *r);
 
 /* Key group of a key hash, and the worker that owns a key group. */
 static inline int sp_key_group(uint64_t hash, int key_groups)
