@@ -30,6 +30,8 @@
 
 typedef struct sp_op sp_op;
 typedef struct sp_worker sp_worker;
+typedef struct sp_state_out sp_state_out; /* checkpoint state being written */
+typedef struct sp_state_in sp_state_in;   /* checkpoint state being restored */
 
 typedef enum {
     SP_EX_FORWARD = 0,
@@ -63,10 +65,10 @@ typedef struct sp_op_class {
      * the instance's state - keyed state into sp_state_group(s, key group), the
      * rest into sp_state_instance(s). It runs on the instance's worker; the
      * barrier moves on when it returns. */
-    int (*snapshot)(sp_op *op, int64_t id, struct sp_state_out *s);
+    int (*snapshot)(sp_op *op, int64_t id, sp_state_out *s);
     /* Before the job runs, after open: read back what snapshot wrote - the key
      * groups this instance now owns and its instance state. */
-    int (*restore)(sp_op *op, struct sp_state_in *s);
+    int (*restore)(sp_op *op, sp_state_in *s);
     /* Checkpoint `id` is complete and durable: publish what was pre-committed at
      * its barrier (two-phase-commit sinks). Runs on the instance's worker. */
     int (*commit)(sp_op *op, int64_t id);
@@ -171,8 +173,6 @@ int sp_op_out_close(sp_op *op, spate_out *o);
 
 /* ---- checkpoint state (the buffers are src/checkpoint/serde.h's) */
 
-typedef struct sp_state_out sp_state_out;
-typedef struct sp_state_in sp_state_in;
 struct sp_wbuf;
 struct sp_rbuf;
 /* The buffer for key group g's state of this instance (created on first use). */
