@@ -12,6 +12,9 @@
 #include "formats/format.h"
 #include "runtime/runtime.h"
 
+struct sp_wbuf;
+struct sp_rbuf;
+
 typedef struct sp_source sp_source;
 typedef struct sp_sink sp_sink;
 
@@ -32,6 +35,11 @@ typedef struct sp_source_class {
     void (*close)(sp_source *s);
     /* Frees the arg given to sp_source_add, with the node. Optional. */
     void (*arg_free)(void *arg);
+    /* Replayable sources: write the position after everything emitted so far, and
+     * rewind to it before the job runs. A source without them cannot replay: with
+     * checkpoints it is at-most-once, and the job says so at start. */
+    int (*snapshot)(sp_source *s, struct sp_wbuf *w);
+    int (*restore)(sp_source *s, struct sp_rbuf *r);
 } sp_source_class;
 
 struct sp_source {
@@ -61,6 +69,14 @@ typedef struct sp_sink_class {
     int (*close)(sp_sink *k);
     /* Frees the arg given to sp_sink_add, with the node. Optional. */
     void (*arg_free)(void *arg);
+    /* Two-phase-commit sinks. snapshot: pre-commit what was written since the last
+     * barrier (make it durable, unpublished) and record it under checkpoint id;
+     * commit: publish everything recorded under ids <= id; restore: after a crash,
+     * publish what the restored checkpoint recorded (idempotently) and discard
+     * what was written after it. Sinks without them are not transactional. */
+    int (*snapshot)(sp_sink *k, int64_t id, struct sp_wbuf *w);
+    int (*restore)(sp_sink *k, struct sp_rbuf *r);
+    int (*commit)(sp_sink *k, int64_t id);
 } sp_sink_class;
 
 struct sp_sink {

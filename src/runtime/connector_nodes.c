@@ -8,6 +8,9 @@
 #include "connectors/connector.h"
 #include "runtime/worker.h"
 
+#include "checkpoint/serde.h"
+#include "core/log.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +73,36 @@ static void src_close(sp_op *op)
     free(s);
 }
 
-static const sp_op_class source_op = {
-    .name = "source", .open = src_open, .poll = src_poll, .close = src_close, .cfg_free = cfg_free};
+static int src_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    sp_source *src = op->st;
+    return src->cls->snapshot(src, sp_state_instance(s));
+}
+
+static int src_restore(sp_op *op, sp_state_in *s)
+{
+    sp_source *src = op->st;
+    sp_rbuf r;
+    if (!sp_state_instance_in(s, &r)) return 0; /* nothing read before: start over */
+    int rc = src->cls->restore(src, &r);
+    return rc ? rc : (r.err ? sp_err(r.err, "source '%s': bad saved position", src->cls->name) : 0);
+}
+
+/* A replayable source checkpoints its position; any other is at-most-once. */
+static const sp_op_class replayable_source_op = {.name = "source",
+                                                 .open = src_open,
+                                                 .poll = src_poll,
+                                                 .close = src_close,
+                                                 .snapshot = src_snapshot,
+                                                 .restore = src_restore,
+                                                 .cfg_free = cfg_free};
+
+static const sp_op_class source_op = {.name = "source",
+                                      .open = src_open,
+                                      .poll = src_poll,
+                                      .close = src_close,
+                                      .stateless = 1,
+                                      .cfg_free = cfg_free};
 
 /* The text format without a schema reads one STRING column "line". */
 static int source_schema(const sp_source_class *cls, const spate_schema *given,
@@ -114,7 +145,12 @@ int sp_source_add(spate_ctx *ctx, const sp_source_class *cls, const spate_schema
         cfg_free(c);
         return rc;
     }
-    rc = sp_node_add(ctx, &source_op, c, s, 0, 0, NULL, NULL, !cls->parallel, out);
+    int replayable = cls->snapshot && cls->restore;
+    if (!replayable && sp_ctx_checkpointing(ctx))
+        sp_log(SP_LOG_WARN, "source '%s' cannot replay its input: at-most-once for that input",
+               cls->name);
+    rc = sp_node_add(ctx, replayable ? &replayable_source_op : &source_op, c, s, 0, 0, NULL,
+                     NULL, !cls->parallel, out);
     if (rc) return rc;
     c->schema = (*out)->schema;
     if (cls->uses_format && (rc = sp_format_from_opts(&c->fmt, &c->opts, c->schema)) != 0) {
@@ -190,13 +226,47 @@ static void sink_close(sp_op *op)
     free(st);
 }
 
+static int sink_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    sink_state *st = op->st;
+    return st->k.cls->snapshot(&st->k, id, sp_state_instance(s));
+}
+
+static int sink_restore(sp_op *op, sp_state_in *s)
+{
+    sink_state *st = op->st;
+    sp_rbuf r;
+    if (!sp_state_instance_in(s, &r)) return 0;
+    int rc = st->k.cls->restore(&st->k, &r);
+    return rc ? rc : (r.err ? sp_err(r.err, "sink '%s': bad saved state", st->k.cls->name) : 0);
+}
+
+static int sink_commit(sp_op *op, int64_t id)
+{
+    sink_state *st = op->st;
+    return st->k.cls->commit(&st->k, id);
+}
+
 static const sp_op_class sink_op = {.name = "sink",
                                     .open = sink_open,
                                     .push = sink_push,
                                     .epoch = sink_epoch,
                                     .finish = sink_finish,
                                     .close = sink_close,
+                                    .stateless = 1,
                                     .cfg_free = cfg_free};
+
+/* A two-phase-commit sink: pre-commits at each barrier, publishes on completion. */
+static const sp_op_class transactional_sink_op = {.name = "sink",
+                                                  .open = sink_open,
+                                                  .push = sink_push,
+                                                  .epoch = sink_epoch,
+                                                  .finish = sink_finish,
+                                                  .close = sink_close,
+                                                  .snapshot = sink_snapshot,
+                                                  .restore = sink_restore,
+                                                  .commit = sink_commit,
+                                                  .cfg_free = cfg_free};
 
 int sp_sink_add(spate_stream *in, const sp_sink_class *cls, const char *const *options, void *arg)
 {
@@ -220,7 +290,8 @@ int sp_sink_add(spate_stream *in, const sp_sink_class *cls, const char *const *o
     }
     spate_stream *node;
     sp_exchange ex = SP_EX_FORWARD;
-    rc = sp_node_add(in->ctx, &sink_op, c, NULL, 0, 1, &in, &ex, !cls->parallel, &node);
+    const sp_op_class *op_cls = cls->snapshot && cls->commit ? &transactional_sink_op : &sink_op;
+    rc = sp_node_add(in->ctx, op_cls, c, NULL, 0, 1, &in, &ex, !cls->parallel, &node);
     if (!rc) c->arg = arg;
     return rc;
 }

@@ -9,9 +9,10 @@
  */
 #include "runtime/worker.h"
 
+#include "checkpoint/coordinator.h"
+
 #include "core/clock.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,13 @@ static const conf_key conf_keys[] = {
     {"bad_records.policy", "dead-letter", "skip | dead-letter | fail"},
     {"dead_letter.path", "-", "file for dead letters, '-' = stderr"},
     {"log.level", "warn", "error | warn | info | debug"},
+    {"checkpoint.dir", NULL, "directory of checkpoints; unset = no checkpoints"},
+    {"checkpoint.interval.ms", "0", "checkpoint interval; 0 = 10 batch intervals, or 10 s"},
+    {"checkpoint.keep", "3", "complete checkpoints kept"},
+    {"checkpoint.reset", "false", "start over when the checkpoint is of another job"},
+    {"delivery", NULL,
+     "at-most-once | at-least-once | exactly-once (default: exactly-once with "
+     "checkpoint.dir, else at-most-once)"},
     {NULL, NULL, NULL}};
 
 struct spate_conf {
@@ -71,6 +79,15 @@ static int parse_int(const char *key, const char *v, long lo, long hi, long *out
     return 0;
 }
 
+static int set_string(char **field, const char *v)
+{
+    char *copy = strdup(v);
+    if (!copy) return sp_err(SPATE_ENOMEM, "out of memory");
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
 /* Checks value for key; fills the matching context field when ctx is given. */
 static int conf_apply(spate_ctx *ctx, const char *key, const char *v)
 {
@@ -90,11 +107,27 @@ static int conf_apply(spate_ctx *ctx, const char *key, const char *v)
         sp_bad_policy p;
         if (!(rc = sp_bad_policy_parse(v, &p)) && ctx) ctx->bad_policy = p;
     } else if (strcmp(key, "dead_letter.path") == 0) {
-        if (ctx) {
-            free(ctx->dl_path);
-            ctx->dl_path = strdup(v);
-            if (!ctx->dl_path) rc = sp_err(SPATE_ENOMEM, "out of memory");
-        }
+        if (ctx) rc = set_string(&ctx->dl_path, v);
+    } else if (strcmp(key, "checkpoint.dir") == 0) {
+        if (!*v) rc = sp_err(SPATE_EINVAL, "checkpoint.dir must not be empty");
+        else if (ctx) rc = set_string(&ctx->ckpt_dir, v);
+    } else if (strcmp(key, "checkpoint.interval.ms") == 0) {
+        if (!(rc = parse_int(key, v, 0, 86400000, &x)) && ctx) ctx->ckpt_interval_ms = x;
+    } else if (strcmp(key, "checkpoint.keep") == 0) {
+        if (!(rc = parse_int(key, v, 1, 1000, &x)) && ctx) ctx->ckpt_keep = (int)x;
+    } else if (strcmp(key, "checkpoint.reset") == 0) {
+        if (strcmp(v, "true") && strcmp(v, "false"))
+            rc = sp_err(SPATE_EINVAL, "checkpoint.reset must be true or false, not '%s'", v);
+        else if (ctx) ctx->ckpt_reset = strcmp(v, "true") == 0;
+    } else if (strcmp(key, "delivery") == 0) {
+        static const char *const names[] = {"at-most-once", "at-least-once", "exactly-once"};
+        int d = -1;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(v, names[i]) == 0) d = i;
+        if (d < 0)
+            rc = sp_err(SPATE_EINVAL,
+                        "delivery must be at-most-once, at-least-once or exactly-once, not '%s'", v);
+        else if (ctx) ctx->delivery = d;
     } else if (strcmp(key, "log.level") == 0) {
         sp_log_level l;
         if (!(rc = sp_log_parse_level(v, &l)) && ctx) sp_log_set_level(l);
@@ -138,6 +171,7 @@ int spate_ctx_new(const spate_conf *conf, spate_ctx **out)
     *out = NULL;
     spate_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return sp_err(SPATE_ENOMEM, "out of memory");
+    ctx->delivery = -1; /* unset: decided at start from checkpoint.dir */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     ctx->workers = ncpu > 0 ? (int)(ncpu > 256 ? 256 : ncpu) : 1;
     for (int i = 0; conf_keys[i].name; i++) {
@@ -156,32 +190,19 @@ int spate_ctx_new(const spate_conf *conf, spate_ctx **out)
     return 0;
 }
 
-/* A checkpoint directory holding chk-* entries: restoring arrives with checkpoints. */
-static int has_checkpoints(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *e;
-    int found = 0;
-    while (!found && (e = readdir(d)) != NULL) found = strncmp(e->d_name, "chk-", 4) == 0;
-    closedir(d);
-    return found;
-}
-
 int spate_ctx_get_or_create(const char *checkpoint_dir, const spate_conf *conf,
                             spate_create_fn create, void *ud, spate_ctx **out)
 {
     if (!out || !create) return sp_err(SPATE_EINVAL, "create and out are required");
     *out = NULL;
-    if (checkpoint_dir && has_checkpoints(checkpoint_dir))
-        return sp_err(SPATE_EUNSUPPORTED,
-                      "'%s' holds checkpoints, and this build cannot restore them yet; "
-                      "refusing to start over silently",
-                      checkpoint_dir);
     spate_ctx *ctx;
     int rc = spate_ctx_new(conf, &ctx);
     if (rc) return rc;
-    rc = create(ctx, ud);
+    /* C callbacks cannot be stored, so the job is always built by create(); its
+     * state comes back from the newest complete checkpoint at spate_ctx_start,
+     * after a check that the job built is the one that wrote it. */
+    if (checkpoint_dir) rc = set_string(&ctx->ckpt_dir, checkpoint_dir);
+    if (!rc) rc = create(ctx, ud);
     if (rc) {
         spate_ctx_free(ctx);
         return rc;
@@ -240,11 +261,30 @@ static int start_workers(spate_ctx *ctx)
     for (int g = 0; g < ctx->key_groups; g++)
         ctx->kg_owner[g] = (uint16_t)sp_key_group_owner(g, ctx->key_groups, ctx->workers);
     if ((ctx->key_groups & (ctx->key_groups - 1)) == 0) ctx->kg_mask = (uint64_t)ctx->key_groups - 1;
+    ctx->fingerprint = sp_ckpt_fingerprint(ctx);
     int rc = sp_deadletter_open(&ctx->dl, ctx->bad_policy, ctx->dl_path);
     if (!rc) rc = sp_graph_compile(ctx);
+    if (!rc) rc = sp_ckpt_setup(ctx);
     ctx->start_ms = sp_now_ms();
     if (!rc) rc = open_instances(ctx);
+    if (!rc) rc = sp_ckpt_restore_all(ctx);
     return rc;
+}
+
+/* Delivery defaults from checkpointing and is checked against it. */
+static int settle_delivery(spate_ctx *ctx)
+{
+    if (ctx->delivery < 0)
+        ctx->delivery = ctx->ckpt_dir ? SP_DELIVERY_EXACTLY_ONCE : SP_DELIVERY_AT_MOST_ONCE;
+    if (ctx->delivery != SP_DELIVERY_AT_MOST_ONCE && !ctx->ckpt_dir)
+        return sp_err(SPATE_EINVAL, "delivery %s needs checkpoint.dir",
+                      ctx->delivery == SP_DELIVERY_EXACTLY_ONCE ? "exactly-once"
+                                                                : "at-least-once");
+    if (ctx->ckpt_interval_ms == 0)
+        ctx->ckpt_interval_ms = ctx->interval_ms > 0 ? 10 * ctx->interval_ms : 10000;
+    ctx->marker_ms = ctx->interval_ms > 0 ? ctx->interval_ms
+                                          : (ctx->ckpt_dir ? ctx->ckpt_interval_ms : 0);
+    return 0;
 }
 
 int spate_ctx_start(spate_ctx *ctx)
@@ -255,8 +295,10 @@ int spate_ctx_start(spate_ctx *ctx)
     if (!has_output(ctx))
         return sp_err(SPATE_ESTATE,
                       "no output: add print, foreach_batch, save_as_text_files or a sink");
+    int rc = settle_delivery(ctx);
+    if (rc) return rc;
     ctx->state = SP_CTX_RUNNING;
-    int rc = start_workers(ctx);
+    rc = start_workers(ctx);
     int started = 0;
     for (; !rc && started < ctx->workers; started++)
         if (pthread_create(&ctx->threads[started], NULL, sp_worker_main, &ctx->w[started]))
@@ -304,8 +346,15 @@ int spate_ctx_await_termination(spate_ctx *ctx, int64_t timeout_ms)
     }
     int done = ctx->joined || ctx->workers_done == ctx->workers;
     pthread_mutex_unlock(&ctx->mu);
-    if (!done) return SPATE_ETIMEDOUT;
+    if (!done) return sp_err(SPATE_ETIMEDOUT, "the job is still running after %lld ms",
+                             (long long)timeout_ms);
+    int was_joined = ctx->joined;
     join_workers(ctx);
+    /* A normal end or a graceful stop: one last checkpoint, then the commits. */
+    if (!was_joined && !ctx->job_error && !atomic_load(&ctx->aborting)) {
+        int rc = sp_ckpt_final(ctx);
+        if (rc) sp_ctx_fail(ctx, rc, spate_last_error());
+    }
     if (ctx->job_error) return sp_err(ctx->job_error, "%s", ctx->job_msg);
     return 0;
 }
@@ -348,6 +397,7 @@ void spate_ctx_free(spate_ctx *ctx)
         join_workers(ctx);
     }
     if (ctx->w) sp_graph_teardown(ctx);
+    sp_ckpt_teardown(ctx);
     for (int i = 0; i < ctx->nnodes; i++) sp_node_free(ctx->nodes[i]);
     free(ctx->nodes);
     for (int w = 0; ctx->w && w < ctx->workers; w++) {
@@ -361,5 +411,6 @@ void spate_ctx_free(spate_ctx *ctx)
     pthread_mutex_destroy(&ctx->mu);
     pthread_cond_destroy(&ctx->cv);
     free(ctx->dl_path);
+    free(ctx->ckpt_dir);
     free(ctx);
 }

@@ -13,6 +13,8 @@
 
 typedef enum { SP_CTX_BUILDING, SP_CTX_RUNNING, SP_CTX_DONE } sp_ctx_state;
 
+typedef enum { SP_DELIVERY_AT_MOST_ONCE, SP_DELIVERY_AT_LEAST_ONCE, SP_DELIVERY_EXACTLY_ONCE } sp_delivery;
+
 struct spate_ctx {
     /* configuration (spate_conf keys) */
     int workers;
@@ -20,6 +22,14 @@ struct spate_ctx {
     uint64_t kg_mask;        /* key_groups - 1 when a power of two, else 0 */
     uint16_t *kg_owner;      /* [key_groups] worker owning each key group */
     int64_t interval_ms;
+    char *ckpt_dir;          /* checkpoint.dir; NULL = no checkpoints */
+    int64_t ckpt_interval_ms;
+    int ckpt_keep;
+    int ckpt_reset;
+    int delivery;            /* SP_DELIVERY_* */
+    int64_t marker_ms;       /* interval of EPOCH markers: batches, or barriers alone */
+    struct sp_ckpt_rt *ckpt; /* checkpoint coordinator state, while running */
+    uint64_t fingerprint;    /* of the job as declared (before placement rewrites it) */
     uint32_t batch_rows;
     int queue_cap;
     sp_bad_policy bad_policy;

@@ -27,6 +27,7 @@ typedef enum {
 typedef struct sp_msg {
     sp_msg_kind kind;
     int64_t value;    /* EPOCH, WATERMARK */
+    int64_t ckpt;     /* EPOCH: the checkpoint whose barrier it is, or 0 */
     sp_batch *b;      /* DATA */
 } sp_msg;
 

@@ -109,6 +109,8 @@ struct sp_op {
     struct sp_chan *chans;   /* input channels (runtime private) */
     int nchans, nlive, nmarked;
     int64_t mark_time;       /* time of the EPOCH being aligned */
+    int64_t mark_ckpt;       /* its checkpoint id, or 0 */
+    int64_t ckpt_last;       /* last checkpoint this instance snapshotted */
     int64_t wm;              /* watermark, µs (owning worker only) */
     _Atomic int64_t wm_pub;  /* the same, for spate_stream_watermark */
     int idle_out;            /* IDLE was sent downstream and nothing since */
@@ -132,6 +134,10 @@ int sp_ctx_microbatch(const spate_ctx *ctx);
 int sp_ctx_workers(const spate_ctx *ctx);
 int sp_ctx_key_groups(const spate_ctx *ctx);
 uint32_t sp_ctx_batch_rows(const spate_ctx *ctx);
+/* Checkpoints configured (checkpoint.dir)? */
+int sp_ctx_checkpointing(const spate_ctx *ctx);
+/* The job's delivery guarantee: 0 at-most-once, 1 at-least-once, 2 exactly-once. */
+int sp_ctx_delivery(const spate_ctx *ctx);
 
 /* ---- services for operator instances */
 

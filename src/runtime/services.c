@@ -170,6 +170,16 @@ uint32_t sp_ctx_batch_rows(const spate_ctx *ctx)
     return ctx->batch_rows;
 }
 
+int sp_ctx_checkpointing(const spate_ctx *ctx)
+{
+    return ctx->ckpt_dir != NULL;
+}
+
+int sp_ctx_delivery(const spate_ctx *ctx)
+{
+    return ctx->delivery;
+}
+
 enum { SP_KEY_SEED = 0x5eed5a7e };
 
 static uint64_t hash_cell(uint64_t h, const sp_vec *v, uint32_t r)

@@ -27,6 +27,8 @@
  */
 #include "runtime/worker.h"
 
+#include "checkpoint/coordinator.h"
+
 #include "core/clock.h"
 
 #include <sched.h>
@@ -117,6 +119,8 @@ static int combine_watermarks(sp_op *op)
     return sp_emit_marker(op, SP_MSG_IDLE, 0);
 }
 
+static int emit_epoch(sp_op *op, int64_t t, int64_t ckpt);
+
 static int finish(sp_op *op)
 {
     int rc = sp_set_watermark(op, SPATE_WATERMARK_MAX);
@@ -124,16 +128,20 @@ static int finish(sp_op *op)
     if (!rc) rc = sp_emit_marker(op, SP_MSG_END, 0);
     op->finished = 1;
     op->worker->nfinished++;
-    return rc;
+    return rc ? rc : sp_ckpt_instance_done(op);
 }
 
-/* Every live channel delivered the EPOCH: close the batch, resume the channels. */
+/* Every live channel delivered the EPOCH: close the batch (micro-batch style),
+ * snapshot when it is a checkpoint barrier, pass it on, resume the channels. */
 static int align(sp_op *op)
 {
-    int64_t t = op->mark_time;
-    int rc = op->cls->epoch ? op->cls->epoch(op, t) : 0;
-    if (!rc) rc = sp_emit_marker(op, SP_MSG_EPOCH, t);
+    int64_t t = op->mark_time, ckpt = op->mark_ckpt;
+    int microbatch = op->node->ctx->interval_ms > 0;
+    int rc = microbatch && op->cls->epoch ? op->cls->epoch(op, t) : 0;
+    if (!rc && ckpt) rc = sp_ckpt_at_barrier(op, ckpt);
+    if (!rc) rc = emit_epoch(op, t, ckpt);
     op->nmarked = 0;
+    op->mark_ckpt = 0;
     for (int c = 0; c < op->nchans; c++) op->chans[c].marked = 0;
     for (int c = 0; c < op->nchans; c++) {
         sp_chan *ch = &op->chans[c];
@@ -167,6 +175,9 @@ int sp_deliver(sp_op *op, int c, sp_msg *m)
         ch->marked = 1;
         op->nmarked++;
         op->mark_time = m->value;
+        /* A source that ended early sends its last EPOCH without a checkpoint id;
+         * the other channels' marker of that batch carries it. */
+        if (m->ckpt > op->mark_ckpt) op->mark_ckpt = m->ckpt;
         return op->nmarked == op->nlive ? align(op) : 0;
     case SP_MSG_END: {
         ch->ended = 1;
@@ -226,7 +237,7 @@ static int scatter(sp_op *op, sp_edge *e, sp_batch *b)
     spate_ctx *ctx = op->node->ctx;
     int W = ctx->workers, u = op->instance;
     sp_batch_hash_keys(b, op->node->nkeys);
-    sp_msg m = {SP_MSG_DATA, 0, b};
+    sp_msg m = {.kind = SP_MSG_DATA, .b = b};
     if (e->to->single || W == 1) return ring_send(op, e->rings[u][0], &m, e->to->id);
     uint32_t n = sp_batch_count(b);
     uint32_t *rows = e->scratch[u], *cnt = rows + (size_t)W * n;
@@ -247,7 +258,7 @@ static int scatter(sp_op *op, sp_edge *e, sp_batch *b)
         else if ((rc = gather_rows(part, b, rows + (size_t)d * n, cnt[d])) != 0)
             sp_op_release(op, part);
         else {
-            sp_msg pm = {SP_MSG_DATA, 0, part};
+            sp_msg pm = {.kind = SP_MSG_DATA, .b = part};
             rc = ring_send(op, e->rings[u][d], &pm, e->to->id);
         }
     }
@@ -258,7 +269,7 @@ static int scatter(sp_op *op, sp_edge *e, sp_batch *b)
 static int send_edge(sp_op *op, sp_edge *e, sp_batch *b)
 {
     int u = op->instance;
-    sp_msg m = {SP_MSG_DATA, 0, b};
+    sp_msg m = {.kind = SP_MSG_DATA, .b = b};
     switch (e->ex) {
     case SP_EX_FORWARD: return sp_deliver(e->to->inst[u], e->chan, &m);
     case SP_EX_GATHER: return ring_send(op, e->rings[u][0], &m, e->to->id);
@@ -314,13 +325,13 @@ int sp_op_emit_side(sp_op *op, sp_batch *b)
     return emit_to(op, b, 1);
 }
 
-int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t value)
+static int emit_marker_ck(sp_op *op, sp_msg_kind kind, int64_t value, int64_t ckpt)
 {
     spate_stream *s = op->node;
     int u = op->instance;
     for (int k = 0; k < s->nout; k++) {
         sp_edge *e = &s->out[k];
-        sp_msg m = {kind, value, NULL};
+        sp_msg m = {.kind = kind, .value = value, .ckpt = ckpt};
         int rc = 0;
         if (e->ex == SP_EX_FORWARD) {
             rc = sp_deliver(e->to->inst[u], e->chan, &m);
@@ -333,36 +344,49 @@ int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t value)
     return 0;
 }
 
+int sp_emit_marker(sp_op *op, sp_msg_kind kind, int64_t value)
+{
+    return emit_marker_ck(op, kind, value, 0);
+}
+
+static int emit_epoch(sp_op *op, int64_t t, int64_t ckpt)
+{
+    return emit_marker_ck(op, SP_MSG_EPOCH, t, ckpt);
+}
+
 static int64_t epoch_end(const sp_worker *w)
 {
-    return w->ctx->start_ms + w->epoch * w->ctx->interval_ms;
+    return w->ctx->start_ms + w->epoch * w->ctx->marker_ms;
 }
 
 int sp_source_end(sp_op *op)
 {
     if (op->finished) return 0;
     int rc = 0;
-    if (op->node->ctx->interval_ms > 0) rc = sp_emit_marker(op, SP_MSG_EPOCH, epoch_end(op->worker));
+    if (op->node->ctx->interval_ms > 0) rc = emit_epoch(op, epoch_end(op->worker), 0);
     if (!rc) rc = sp_emit_marker(op, SP_MSG_END, 0);
     op->finished = 1;
     op->worker->nfinished++;
-    return rc;
+    return rc ? rc : sp_ckpt_instance_done(op);
 }
 
-/* Starts the micro-batches whose time has come: EPOCH from every live source. */
+/* Ends the marker intervals whose time has come: every live source snapshots its
+ * position if the marker is a checkpoint barrier, then emits the EPOCH (a micro-
+ * batch boundary, or in the continuous style a barrier alone). */
 static int tick(sp_worker *w, int *progress)
 {
     int64_t now = sp_now_ms();
     while (now >= epoch_end(w)) {
-        int64_t t = epoch_end(w);
+        int64_t t = epoch_end(w), ckpt = sp_ckpt_id_for(w->ctx, w->epoch);
         for (int i = 0; i < w->nops; i++) {
             sp_op *op = w->ops[i];
             if (!op->cls->poll || op->finished) continue;
-            int rc = sp_emit_marker(op, SP_MSG_EPOCH, t);
+            int rc = ckpt ? sp_ckpt_at_barrier(op, ckpt) : 0;
+            if (!rc) rc = emit_epoch(op, t, ckpt);
             if (rc) return rc;
         }
         w->epoch++;
-        if (w->id == 0) atomic_fetch_add(&w->ctx->batches, 1);
+        if (w->id == 0 && w->ctx->interval_ms > 0) atomic_fetch_add(&w->ctx->batches, 1);
         (*progress)++;
     }
     return 0;
@@ -428,7 +452,8 @@ void *sp_worker_main(void *arg)
     int rc = 0;
     while (!rc && !aborting(ctx) && w->nfinished < w->nops) {
         int progress = 0;
-        if (ctx->interval_ms > 0) rc = tick(w, &progress);
+        if (ctx->marker_ms > 0) rc = tick(w, &progress);
+        if (!rc) rc = sp_ckpt_commit_pending(w);
         if (!rc) rc = poll_sources(w, &progress);
         if (!rc && w->nticking) rc = tick_ops(w);
         if (!rc) {

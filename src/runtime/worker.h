@@ -44,6 +44,7 @@ struct sp_worker {
     int nops, nfinished;
     uint64_t emitted;    /* batches emitted: tells the loop whether a poll produced */
     int nticking;        /* instances with a tick() */
+    int64_t committed;   /* last checkpoint whose commit hooks ran here */
     int64_t epoch;       /* current micro-batch, 1-based: ends at start + epoch*interval */
     int idle_spins;
 };
