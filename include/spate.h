@@ -492,6 +492,102 @@ typedef int (*spate_on_timer_fn)(int64_t when, int event_time, spate_timer_ctx *
 int spate_process(spate_stream *in, const spate_schema *out_schema, spate_process_fn fn,
                   spate_on_timer_fn on_timer, void *ud, spate_stream **out);
 
+/* ------------------------- stateful operators (updateStateByKey, mapWithState) */
+
+/* Spark's stateful DStream operators over a keyed stream (spate_key_by): each key
+ * carries a state row (of state_schema) from micro-batch to micro-batch. State
+ * lives on the worker owning the key's key group and goes into the job's
+ * checkpoints per key group (restored with the job).
+ *
+ * Time: "processing time" below is the batch time (spate_rows_time) in the
+ * micro-batch style - so timeouts and TTLs count whole batches, reproducibly - and
+ * the wall clock in the continuous style. A key's last-touched time is the time of
+ * the last batch that brought it values (or loaded it from the initial state).
+ *
+ * TTL (Flink's state TTL): a key untouched for more than ttl_ms loses its state
+ * silently at a batch end, with no callback; 0 = never. Compare the timeout of
+ * mapWithState, which calls the function once more before removing the key. */
+
+/* updateStateByKey's function, called at the end of each micro-batch for EVERY
+ * key that has state or new values, also keys without new values (as in Spark).
+ * key: the key columns. values: the key's new values of the batch (side 0 of the
+ * group, possibly none; spate_group_key is not available on an empty group: use
+ * key). state: the previous state, NULL when the key has none. new_state: the
+ * state to keep, every column starting NULL (write them all; no spate_out_emit).
+ * Returns 1 to keep new_state, 0 to remove the key's state, < 0 to fail the job. */
+typedef int (*spate_update_fn)(const spate_row *key, const spate_group *values,
+                               const spate_row *state, spate_out *new_state, void *ud);
+
+/* Output, each micro-batch: key columns + state columns for every key that has
+ * state after the batch (keyed, partitioned), in the order keys were first seen on
+ * their worker. The function runs on the worker owning the key. Micro-batch style
+ * only (SPATE_EUNSUPPORTED in the continuous style, where there is no batch end to
+ * call idle keys at). SPATE_EINVAL for an unkeyed input, a missing state schema or
+ * function, or a state column named like a key column. */
+int spate_update_state_by_key(spate_stream *keyed, const spate_schema *state_schema,
+                              spate_update_fn fn, void *ud, spate_stream **out);
+/* The same with a state TTL: keys that received no value for more than ttl_ms are
+ * dropped before the call (fn is not called for them). ttl_ms = 0 is no TTL. */
+int spate_update_state_by_key_ttl(spate_stream *keyed, const spate_schema *state_schema,
+                                  spate_update_fn fn, void *ud, int64_t ttl_ms, spate_stream **out);
+
+/* mapWithState's view of one key's state (Spark's State), valid during the call.
+ * A new state is built with spate_state_update and takes effect when the function
+ * returns; until then spate_state_get shows it. Misuse - updating or removing the
+ * state of a key that is timing out, updating after removing - returns
+ * SPATE_ESTATE and fails the job with that message even when the return code is
+ * ignored (Spark throws). Removing twice is harmless. */
+typedef struct spate_state spate_state;
+int spate_state_exists(const spate_state *s);        /* 1 or 0 */
+int spate_state_is_timing_out(const spate_state *s); /* 1 during the timeout call */
+/* A view of the state (updated or not); SPATE_ENOTFOUND when there is none. */
+int spate_state_get(const spate_state *s, spate_row *state);
+/* *new_state: the builder of the key's new state (state_schema columns, all NULL
+ * at the first call of this invocation; later calls return the same builder). */
+int spate_state_update(spate_state *s, spate_out **new_state);
+int spate_state_remove(spate_state *s);
+
+/* mapWithState's function: called once per record of the stream (value: its value
+ * columns) and once for each key that times out (value NULL, state timing out).
+ * It emits zero or more rows of out_schema with spate_out_emit (a row not emitted
+ * is dropped); returns 0, or < 0 to fail the job. */
+typedef int (*spate_mapping_fn)(const spate_row *key, const spate_row *value, spate_state *state,
+                                spate_out *out, void *ud);
+
+/* StateSpec. Every option but the schemas and fn may be left 0/NULL. */
+typedef struct spate_state_spec {
+    const spate_schema *state_schema;
+    const spate_schema *out_schema; /* the output: these columns only, no key added */
+    spate_mapping_fn fn;
+    void *ud;
+    /* Spark's initialState: a CSV file with a header line naming the key columns and
+     * the state columns (any order), read by each worker at start for the keys it
+     * owns; its keys count as touched at start. Bad lines are bad records
+     * (bad_records.policy). Not read when the job restores from a checkpoint. */
+    const char *initial_state_csv;
+    /* Idle timeout: a key with state that received no record for more than
+     * timeout_ms (processing time, checked at each batch end; every second in the
+     * continuous style) is called once with spate_state_is_timing_out() = 1 and a
+     * NULL value, may emit rows, and is then removed. 0 = no timeout. */
+    int64_t timeout_ms;
+    /* Accepted for parity with Spark: the partitioning is the job's key groups, so
+     * it must be 0 or equal to key_groups (SPATE_EINVAL otherwise). */
+    int num_partitions;
+    int64_t ttl_ms; /* state TTL (see above); a key past both ttl and timeout gets no call */
+} spate_state_spec;
+
+/* Works in both styles (it is per record). Output: out_schema rows, not keyed.
+ * SPATE_EINVAL for an unkeyed input, missing schemas or fn, negative times, a bad
+ * num_partitions or a state column named like a key column; SPATE_EIO when the
+ * initial state file cannot be opened. */
+int spate_map_with_state(spate_stream *keyed, const spate_state_spec *spec, spate_stream **out);
+/* stateSnapshots: each micro-batch, (key columns, state columns) of every key with
+ * state after the batch - after its records and timeouts - keyed and partitioned.
+ * Micro-batch style only: SPATE_EUNSUPPORTED in the continuous style. Asking twice
+ * returns the same stream. SPATE_EINVAL unless mapped is a spate_map_with_state
+ * output. */
+int spate_state_snapshots(spate_stream *mapped, spate_stream **out);
+
 /* --------------------------------------------------------------- outputs */
 
 /* pprint: each micro-batch prints a header with its time and its first n rows. */

@@ -25,6 +25,11 @@ SP_EMPTY_TABLE(tests_dstream);
 SP_EMPTY_TABLE(tests_timers);
 SP_EMPTY_TABLE(tests_oracle);
 SP_EMPTY_TABLE(tests_vectorized);
+SP_EMPTY_TABLE(tests_ckpt_rt);
+SP_EMPTY_TABLE(tests_ckpt_store);
+SP_EMPTY_TABLE(tests_state_ops);
+SP_EMPTY_TABLE(tests_ckpt_connectors);
+SP_EMPTY_TABLE(tests_ckpt_keyed);
 
 static int run_one(const sp_test *t)
 {
