@@ -156,6 +156,9 @@ static int load_latest(spate_ctx *ctx, sp_ckpt_rt *rt)
     rt->base = n;
     rt->begun = rt->completed = n;
     atomic_store(&rt->completed_pub, n);
+    /* Restore already publishes what the restored checkpoint recorded: commit hooks
+     * run for the checkpoints taken from now on only. */
+    for (int w = 0; w < ctx->workers; w++) ctx->w[w].committed = n;
     if (rt->restored) sp_log(SP_LOG_INFO, "restoring checkpoint %lld", (long long)n);
     return 0;
 }

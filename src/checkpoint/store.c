@@ -578,7 +578,7 @@ static int read_manifest(sp_ckpt_store *s, int64_t n, manifest *m)
 {
     char dir[PATH_MAX], path[PATH_MAX];
     struct stat st;
-    size_t len;
+    size_t len = 0; /* set by read_manifest_bytes unless it fails */
     memset(m, 0, sizeof *m);
     int rc = ckpt_path(dir, s, n, "", NULL);
     if (!rc) rc = ckpt_path(path, s, n, "", MANIFEST_NAME);

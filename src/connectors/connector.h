@@ -73,7 +73,11 @@ typedef struct sp_sink_class {
      * barrier (make it durable, unpublished) and record it under checkpoint id;
      * commit: publish everything recorded under ids <= id; restore: after a crash,
      * publish what the restored checkpoint recorded (idempotently) and discard
-     * what was written after it. Sinks without them are not transactional. */
+     * what was written after it. Sinks without them are not transactional.
+     * At the end of a job, snapshot and commit run after close (the final
+     * checkpoint): they must work from what close left behind. restore is called
+     * only when the checkpoint holds state for this instance, i.e. when snapshot
+     * wrote at least one byte - write a version byte. The same holds for sources. */
     int (*snapshot)(sp_sink *k, int64_t id, struct sp_wbuf *w);
     int (*restore)(sp_sink *k, struct sp_rbuf *r);
     int (*commit)(sp_sink *k, int64_t id);

@@ -29,13 +29,16 @@ enum { SP_READ_CHUNK = 64 * 1024 };
 typedef struct sp_reader {
     const sp_format *fmt;
     sp_parser *parser;
-    const char *source;  /* dead-letter "source" field */
-    char *buf;           /* input not yet parsed: buf[off..len) */
+    const char *source; /* dead-letter "source" field */
+    char *buf;          /* input not yet parsed: buf[off..len) */
     size_t off, len, cap;
-    size_t *recs;        /* scratch: (start, length) of the records of one chunk */
+    size_t *recs; /* scratch: (start, length) of the records of one chunk */
     uint32_t cap_recs;
-    int64_t line;        /* line number of the next record, from 1 per input */
-    char *pos;           /* prefix followed by the line number */
+    int64_t line;       /* line number of the next record, from 1 per input */
+    int64_t consumed;   /* bytes of this input in parsed records: where the next starts */
+    int64_t header_end; /* csv with header: offset just after the header record once it
+                           was parsed, else 0 (the bytes a resumed input replays) */
+    char *pos;          /* prefix followed by the line number */
     size_t prefix_len;
 } sp_reader;
 
@@ -47,6 +50,14 @@ void sp_reader_free(sp_reader *r);
  * parser is reset (a CSV header is expected again) and lines count from 1.
  * Positions read "PREFIXLINE". 0 or SPATE_ENOMEM. */
 int sp_reader_begin(sp_reader *r, const char *prefix);
+/* Resumes the current input (after sp_reader_begin) at a saved position, for a
+ * checkpoint restore: head is the input's bytes [0, header_end) as saved - parsed
+ * again into scratch, which they add no rows to, so the CSV header map is rebuilt -
+ * and consumed / line are the offset and line number of the next record. The
+ * caller reads on from that offset. 0, SPATE_EPARSE (head holds rows: the input
+ * changed) or SPATE_ENOMEM. */
+int sp_reader_resume(sp_reader *r, const char *head, size_t head_len, int64_t consumed,
+                     int64_t line, sp_batch *scratch, sp_deadletter *dl);
 /* Appends a copy of p[0..n). 0 or SPATE_ENOMEM. */
 int sp_reader_append(sp_reader *r, const char *p, size_t n);
 /* Parses complete records into b while it has room; with at_eof the unterminated

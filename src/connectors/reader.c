@@ -14,6 +14,11 @@
  *    only the digits change per record, with no printf on the hot path.
  *  - Line numbers count physical lines: a CSV record with quoted newlines advances
  *    the count by its embedded newlines too, so positions match what an editor shows.
+ *  - For checkpoints the reader counts the bytes of parsed records (consumed), not
+ *    the bytes read: records still in the buffer were not emitted, so a restored
+ *    source must read them again. It also notes where a CSV header ends, because a
+ *    file resumed mid-way needs its header map: the restore parses those bytes
+ *    again rather than the checkpoint storing the parser's internals.
  */
 #include "connectors/internal.h"
 
@@ -55,6 +60,7 @@ int sp_reader_begin(sp_reader *r, const char *prefix)
     r->prefix_len = n;
     r->off = r->len = 0;
     r->line = 1;
+    r->consumed = r->header_end = 0;
     sp_parser_reset(r->parser);
     return 0;
 }
@@ -70,7 +76,8 @@ static char *reader_space(sp_reader *r, size_t min, size_t *avail)
     }
     if (r->cap - r->len < min) {
         size_t cap = r->cap ? r->cap * 2 : SP_READ_CHUNK;
-        while (cap - r->len < min) cap *= 2;
+        while (cap - r->len < min)
+            cap *= 2;
         char *p = realloc(r->buf, cap);
         if (!p) return NULL;
         r->buf = p;
@@ -101,7 +108,8 @@ static void set_pos(sp_reader *r)
         v /= 10;
     } while (v);
     char *p = r->pos + r->prefix_len;
-    while (n) *p++ = tmp[--n];
+    while (n)
+        *p++ = tmp[--n];
     *p = 0;
 }
 
@@ -145,19 +153,32 @@ static int ensure_recs(sp_reader *r, uint32_t n)
     return 0;
 }
 
-/* Parses the k records of one run, already copied to chunk. */
-static int parse_run(sp_reader *r, sp_batch *b, sp_deadletter *dl, const char *chunk,
-                     uint32_t k)
+/* The parser's rule for the record it takes as the CSV header: the first one that
+ * is not blank once a byte order mark at the very start of the input is dropped. */
+static int is_header(const sp_reader *r, const char *rec, size_t len, int64_t at)
+{
+    if (r->header_end || r->fmt->kind != SP_FMT_CSV || !r->fmt->header) return 0;
+    if (at == 0 && len >= 3 && memcmp(rec, "\xEF\xBB\xBF", 3) == 0) len -= 3;
+    return len > 0;
+}
+
+/* Parses the k records of one run (used bytes), already copied to chunk. */
+static int parse_run(sp_reader *r, sp_batch *b, sp_deadletter *dl, const char *chunk, uint32_t k,
+                     size_t used)
 {
     int csv = r->fmt->kind == SP_FMT_CSV;
     for (uint32_t i = 0; i < k; i++) {
         const char *rec = chunk + r->recs[2 * i];
         size_t len = r->recs[2 * i + 1];
+        size_t end = i + 1 < k ? r->recs[2 * i + 2] : used;
+        int header = is_header(r, rec, len, r->consumed + (int64_t)r->recs[2 * i]);
         set_pos(r);
         int rc = sp_parser_parse(r->parser, b, rec, len, dl, r->source, r->pos);
         if (rc < 0) return rc;
         r->line += 1 + (csv ? embedded_newlines(rec, len) : 0);
+        if (header) r->header_end = r->consumed + (int64_t)end;
     }
+    r->consumed += (int64_t)used;
     return 0;
 }
 
@@ -174,10 +195,24 @@ int sp_reader_parse(sp_reader *r, sp_batch *b, sp_deadletter *dl, int at_eof)
         if (!chunk) return sp_err(SPATE_ENOMEM, "out of memory");
         memcpy(chunk, r->buf + r->off, used);
         r->off += used;
-        rc = parse_run(r, b, dl, chunk, k);
+        rc = parse_run(r, b, dl, chunk, k, used);
         if (rc) return rc;
     }
     if (r->off == r->len) r->off = r->len = 0;
+    return 0;
+}
+
+int sp_reader_resume(sp_reader *r, const char *head, size_t head_len, int64_t consumed,
+                     int64_t line, sp_batch *scratch, sp_deadletter *dl)
+{
+    int rc = sp_reader_append(r, head, head_len);
+    if (!rc) rc = sp_reader_parse(r, scratch, dl, 0);
+    if (rc) return rc;
+    if (scratch->n || sp_reader_pending(r) || (int64_t)head_len > consumed)
+        return sp_err(SPATE_EPARSE, "the header of %.*s changed since the checkpoint",
+                      (int)r->prefix_len, r->pos);
+    r->consumed = consumed;
+    r->line = line;
     return 0;
 }
 
