@@ -12,8 +12,18 @@
  * Each batch prints the summaries it updated and saves them as
  * OUTPUT/summary-TIME.csv; the newest line of a key across those files is its
  * current summary.
+ *
+ * With --checkpoint-dir the running aggregates and the source's position survive
+ * a restart, and the summaries go to the files sink instead (OUTPUT/summary/
+ * part-*.csv, each with a header): it publishes a part only once the checkpoint
+ * covering its rows is complete, so after a crash and restart every update is in
+ * the published parts exactly once. save_as_text_files stays the output without
+ * checkpoints: it writes each batch's file at once, which after a crash would
+ * hold updates the restored state then repeats (at-least-once at best). Printing
+ * is for watching and makes no such promise.
  */
 #include "examples.h"
+#include "runtime/runtime.h" /* sp_ctx_checkpointing: the setting the CLI applied */
 
 #include <limits.h>
 
@@ -41,6 +51,14 @@ static int open_readings(spate_ctx *ctx, const char *input, int once, spate_stre
     return rc;
 }
 
+/* Exactly-once files when checkpointing, else one file per batch (see above). */
+static int save_summary(spate_stream *summary, const char *prefix, int checkpointing)
+{
+    if (!checkpointing) return spate_stream_save_as_text_files(summary, prefix, "csv", "csv");
+    const char *const options[] = {"path", prefix, "format", "csv", "header", "true", NULL};
+    return spate_sink_open(summary, "files", options);
+}
+
 int ex_telemetry(spate_ctx *ctx, const ex_args *args)
 {
     const char *output = ex_arg(args, "output");
@@ -57,6 +75,6 @@ int ex_telemetry(spate_ctx *ctx, const ex_args *args)
         rc = spate_aggregate_by_key(keyed, naggs, summary_aggs, 1, &summary);
     }
     if (rc == 0) rc = spate_stream_print(summary, 20);
-    if (rc == 0) rc = spate_stream_save_as_text_files(summary, prefix, "csv", "csv");
+    if (rc == 0) rc = save_summary(summary, prefix, sp_ctx_checkpointing(ctx));
     return rc;
 }

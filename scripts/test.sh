@@ -93,6 +93,19 @@ valgrind_check() {
 }
 
 # valgrind_example NAME DATA_DIR: the example, bounded, on a copy of its data.
+# valgrind_checkpointed: telemetry with checkpoints, run twice on one checkpoint
+# directory, so the second run restores (the restore path is checked too).
+valgrind_checkpointed() {
+    local dir=$scratch/valgrind-ckpt
+    mkdir -p "$dir"
+    cp -r "$SPATE_ROOT/examples/data/telemetry" "$dir/in"
+    for run in 1 2; do
+        valgrind_check example telemetry --once --input "$dir/in" --output "$dir/out" \
+            --interval 100 --checkpoint-dir "$dir/ckpt" --checkpoint-interval 200 \
+            >"$dir/stdout-$run"
+    done
+}
+
 valgrind_example() {
     local dir=$scratch/valgrind-$1
     mkdir -p "$dir"
@@ -130,6 +143,8 @@ step_after "build (tsan)" "e2e tests (tsan)" tsan_e2e_tests
 
 step_after "build (-Werror)" "valgrind: example telemetry" valgrind_example telemetry telemetry
 step_after "build (-Werror)" "valgrind: example wordcount-dir" valgrind_example wordcount-dir words
+step_after "build (-Werror)" "valgrind: example device-counts" valgrind_example device-counts devices
+step_after "build (-Werror)" "valgrind: telemetry with checkpoints" valgrind_checkpointed
 step_after "build (-Werror)" "valgrind: help" valgrind_check help
 
 print_summary

@@ -34,12 +34,18 @@ static int valid_positive(const char *v)
     return errno == 0 && end != v && *end == '\0' && n > 0 && n <= 1000000;
 }
 
+static int valid_delivery(const char *v)
+{
+    return strcmp(v, "at-most-once") == 0 || strcmp(v, "at-least-once") == 0 ||
+           strcmp(v, "exactly-once") == 0;
+}
+
 static int valid_policy(const char *v)
 {
     return strcmp(v, "skip") == 0 || strcmp(v, "dead-letter") == 0 || strcmp(v, "fail") == 0;
 }
 
-enum { OPT_INTERVAL = 1, NCOMMON = 4 };
+enum { OPT_INTERVAL = 1, NCOMMON = 7 };
 
 static const common_opt common_opts[NCOMMON] = {
     {"workers", "N", "workers", "worker threads (default: the number of cores)", valid_positive},
@@ -48,6 +54,14 @@ static const common_opt common_opts[NCOMMON] = {
      "malformed records: skip | dead-letter | fail (default: dead-letter)", valid_policy},
     {"dead-letter", "PATH", "dead_letter.path", "file for dead letters, - = stderr (default: -)",
      NULL},
+    {"checkpoint-dir", "DIR", "checkpoint.dir",
+     "checkpoint here and resume from the newest checkpoint (default: none)", NULL},
+    {"checkpoint-interval", "MS", "checkpoint.interval.ms",
+     "milliseconds between checkpoints (default: 10 intervals)", valid_positive},
+    {"delivery", "MODE", "delivery",
+     "at-most-once | at-least-once | exactly-once (default: exactly-once with "
+     "--checkpoint-dir)",
+     valid_delivery},
 };
 
 /* A parsed command line: common option values (NULL = not given) and the
@@ -68,7 +82,7 @@ static void print_common_options(FILE *out)
 {
     fputs("\nOptions of every example:\n", out);
     for (int i = 0; i < NCOMMON; i++)
-        fprintf(out, "  --%-12s %-7s %s\n", common_opts[i].name, common_opts[i].metavar,
+        fprintf(out, "  --%-19s %-7s %s\n", common_opts[i].name, common_opts[i].metavar,
                 common_opts[i].help);
 }
 
@@ -85,7 +99,7 @@ static void print_example_help(const ex_def *d, FILE *out)
     fprintf(out, "Usage: spate example %s [OPTIONS]\n\n%s\n\nOptions of %s:\n", d->name,
             d->description, d->name);
     for (const ex_opt *o = d->opts; o->name; o++) {
-        fprintf(out, "  --%-12s %-7s %s", o->name, o->metavar ? o->metavar : "", o->help);
+        fprintf(out, "  --%-19s %-7s %s", o->name, o->metavar ? o->metavar : "", o->help);
         if (o->def) fprintf(out, " (default: %s)", o->def);
         fputc('\n', out);
     }

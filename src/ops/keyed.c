@@ -50,7 +50,15 @@
  * key forever would grow without bound. That keeping (sp_grouping) and the walk
  * calling a function per key (sp_ops_group_each) serve join and cogroup too
  * (ops.h), as does the spate_group view of a key defined here.
+
+ *
+ * Checkpoints: the aggregates and folds write each key with its value into its
+ * key group's state (see "checkpoints of a keyed table"). Per batch, a barrier
+ * arrives after the epoch cleared the table, so they write nothing; running and
+ * continuous, the whole table. groupByKey keeps rows only within a micro-batch
+ * (or an input batch), so it has no state across a barrier and is stateless.
  */
+#include "checkpoint/serde.h"
 #include "core/row.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
@@ -198,6 +206,100 @@ static void keyed_round_done(keyed *k)
     k->ndirty = 0;
     k->round++;
     if (k->per_batch) sp_keytable_clear(&k->t);
+}
+
+/* ----------------------------------------- checkpoints of a keyed table
+ *
+ * A key group's buffer holds its entries one after the other: the key columns as
+ * a row (sp_w_row, decoded from the table's encoding through a one-row batch), then
+ * the operator's value for the entry. Writing decoded rows rather than the table's
+ * private key encoding keeps the state readable by any later table layout, and
+ * restore recomputes each hash with sp_row_key_hash, the exchange's function, so
+ * the entry lands in the same key group as the rows that will arrive for it.
+ * Marks and the dirty list are not written: a snapshot runs after an emission (at
+ * a micro-batch end, after a continuous push, or after finish), when nothing is
+ * dirty; restored entries get mark 0, so the first touch makes them dirty again.
+ */
+
+/* Reads or writes one entry's value (after its key). */
+typedef int (*keyed_value_out)(sp_op *op, sp_wbuf *w, uint32_t e);
+typedef int (*keyed_value_in)(sp_op *op, sp_rbuf *r, uint32_t e);
+
+/* A one-row batch shaped like the key: the first nkeys columns of the output. */
+typedef struct key_row {
+    spate_schema *schema;
+    sp_batch *b;
+} key_row;
+
+static int key_row_open(key_row *kr, const spate_stream *node, int nkeys)
+{
+    kr->b = NULL;
+    kr->schema = spate_schema_new();
+    if (!kr->schema || schema_append(kr->schema, node->schema, 0, nkeys)) return SPATE_ENOMEM;
+    kr->b = sp_batch_new(1);
+    return kr->b && !sp_batch_reset(kr->b, kr->schema) ? 0 : SPATE_ENOMEM;
+}
+
+static void key_row_free(key_row *kr)
+{
+    sp_batch_free(kr->b);
+    spate_schema_free(kr->schema);
+}
+
+/* Writes every entry of k into the buffer of its key group. */
+static int keyed_snapshot(sp_op *op, keyed *k, int nkeys, sp_state_out *s, keyed_value_out value)
+{
+    /* Contract: barriers follow emissions, so no update is pending; one here would
+     * be in the state but never emitted after a restore. */
+    if (k->ndirty)
+        return sp_op_fail(op, SPATE_ESTATE, "%s: checkpoint taken with unemitted updates",
+                          op->node->cls->name);
+    int kgs = sp_ctx_key_groups(op->node->ctx);
+    key_row kr;
+    int rc = key_row_open(&kr, op->node, nkeys);
+    for (uint32_t e = 0; !rc && e < sp_keytable_count(&k->t); e++) {
+        sp_wbuf *w = sp_state_group(s, sp_keytable_key_group(&k->t, e, kgs));
+        sp_arena_reset(&kr.b->arena);
+        rc = sp_keytable_write_key(&k->t, e, kr.b, 0);
+        sp_w_row(w, kr.b, 0);
+        if (!rc) rc = value(op, w, e);
+        if (!rc) rc = w->err;
+    }
+    key_row_free(&kr);
+    return rc == SPATE_ENOMEM ? fail_nomem(op) : rc;
+}
+
+/* Re-inserts the entries of one key group's buffer r (not marked dirty). */
+static int keyed_restore_group(sp_op *op, keyed *k, int nkeys, sp_rbuf *r, key_row *kr,
+                               keyed_value_in value)
+{
+    while (r->pos < r->len && !r->err) {
+        kr->b->n = 0;
+        sp_arena_reset(&kr->b->arena);
+        int rc = sp_r_row(r, kr->b), ins;
+        if (rc == SPATE_EPARSE) break;
+        if (rc) return fail_nomem(op);
+        uint64_t hash = nkeys > 0 ? sp_row_key_hash(kr->b, 0, nkeys) : 0;
+        void *mark = sp_keytable_find_or_insert(&k->t, hash, kr->b, 0, nkeys, &ins);
+        if (!mark) return fail_nomem(op);
+        if ((rc = value(op, r, sp_keytable_index(&k->t, mark))) != 0) return rc;
+    }
+    if (!sp_r_done(r))
+        return sp_op_fail(op, SPATE_EPARSE, "%s: corrupt keyed state in the checkpoint",
+                          op->node->cls->name);
+    return 0;
+}
+
+/* Reads back the key groups this instance owns into k (empty: just opened). */
+static int keyed_restore(sp_op *op, keyed *k, int nkeys, sp_state_in *s, keyed_value_in value)
+{
+    key_row kr;
+    int rc = key_row_open(&kr, op->node, nkeys) ? fail_nomem(op) : 0, g;
+    sp_rbuf r;
+    while (!rc && sp_state_next_group(s, &g, &r))
+        rc = keyed_restore_group(op, k, nkeys, &r, &kr, value);
+    key_row_free(&kr);
+    return rc;
 }
 
 /* ------------------------------------------------- built-in aggregates */
@@ -472,6 +574,76 @@ static void ag_close(sp_op *op)
     op->st = NULL;
 }
 
+/* How a cell's value is kept: not at all (COUNT), as v.i, v.d or v.s. */
+static char ag_value_kind(ag_op op)
+{
+    switch (op) {
+    case AG_COUNT:
+        return 0;
+    case AG_SUM_I:
+    case AG_MIN_I:
+    case AG_MAX_I:
+        return 'i';
+    case AG_MIN_S:
+    case AG_MAX_S:
+        return 's';
+    default: /* AVG_I sums into a double too */
+        return 'd';
+    }
+}
+
+/* An entry's value: per aggregate, its row count then its value (a string only
+ * once one was seen). */
+static int ag_value_out(sp_op *op, sp_wbuf *w, uint32_t e)
+{
+    const ag_cfg *cfg = op->node->cfg;
+    const ag_cell *cells = ag_cells(op->st, e);
+    for (int a = 0; a < cfg->naggs; a++) {
+        const ag_cell *c = &cells[a];
+        sp_w_varint(w, (uint64_t)c->n);
+        char kind = ag_value_kind(cfg->aggs[a].op);
+        if (kind == 'i') sp_w_i64(w, c->v.i);
+        else if (kind == 'd') sp_w_f64(w, c->v.d);
+        else if (kind == 's' && c->n > 0) sp_w_bytes(w, c->v.s.ptr, c->v.s.len);
+    }
+    return 0;
+}
+
+static int ag_value_in(sp_op *op, sp_rbuf *r, uint32_t e)
+{
+    const ag_cfg *cfg = op->node->cfg;
+    ag_state *st = op->st;
+    ag_cell *cells = ag_cells(st, e);
+    for (int a = 0; a < cfg->naggs && !r->err; a++) {
+        ag_cell *c = &cells[a];
+        c->n = (int64_t)sp_r_varint(r);
+        char kind = ag_value_kind(cfg->aggs[a].op);
+        if (kind == 'i') c->v.i = sp_r_i64(r);
+        else if (kind == 'd') c->v.d = sp_r_f64(r);
+        if (kind != 's' || c->n == 0) continue;
+        size_t len;
+        const void *p = sp_r_bytes(r, &len);
+        char *copy = p ? sp_arena_dup(&st->strs, p, len) : NULL;
+        if (p && !copy) return fail_nomem(op);
+        c->v.s = (spate_str){copy ? copy : "", copy ? len : 0};
+    }
+    return 0; /* a read error is sticky: keyed_restore_group reports it */
+}
+
+static int ag_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    return keyed_snapshot(op, &st->k, cfg->nkeys, s, ag_value_out);
+}
+
+static int ag_restore(sp_op *op, sp_state_in *s)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    return keyed_restore(op, &st->k, cfg->nkeys, s, ag_value_in);
+}
+
 static void ag_cfg_free(void *p)
 {
     ag_cfg *cfg = p;
@@ -486,6 +658,8 @@ static const sp_op_class ag_class = {
     .push = ag_push,
     .epoch = ag_epoch,
     .finish = ag_finish,
+    .snapshot = ag_snapshot,
+    .restore = ag_restore,
     .close = ag_close,
     .cfg_free = ag_cfg_free,
 };
@@ -804,6 +978,44 @@ static void fold_close(sp_op *op)
     op->st = NULL;
 }
 
+/* An entry's value: its accumulator row. */
+static int fold_value_out(sp_op *op, sp_wbuf *w, uint32_t e)
+{
+    const fold_state *st = op->st;
+    sp_w_row(w, st->chunks[e / ACC_ROWS], e % ACC_ROWS);
+    return 0;
+}
+
+/* Reads the accumulator row through the one-row scratch batch (free outside a
+ * callback) into row e of the value store. */
+static int fold_value_in(sp_op *op, sp_rbuf *r, uint32_t e)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    st->scratch->n = 0;
+    sp_arena_reset(&st->scratch->arena);
+    int rc = sp_r_row(r, st->scratch);
+    if (rc == SPATE_EPARSE) return 0; /* sticky: keyed_restore_group reports it */
+    sp_batch *chunk = rc ? NULL : fold_chunk(st, cfg, e);
+    for (int c = 0; chunk && c < cfg->acc->n; c++)
+        if (sp_batch_copy_cell(chunk, c, e % ACC_ROWS, st->scratch, c, 0)) chunk = NULL;
+    return chunk ? 0 : fail_nomem(op);
+}
+
+static int fold_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    return keyed_snapshot(op, &st->k, cfg->nkeys, s, fold_value_out);
+}
+
+static int fold_restore(sp_op *op, sp_state_in *s)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    return keyed_restore(op, &st->k, cfg->nkeys, s, fold_value_in);
+}
+
 static void fold_cfg_free(void *p)
 {
     fold_cfg *cfg = p;
@@ -818,6 +1030,8 @@ static const sp_op_class fold_class = {
     .push = fold_push,
     .epoch = fold_epoch,
     .finish = fold_emit,
+    .snapshot = fold_snapshot,
+    .restore = fold_restore,
     .close = fold_close,
     .cfg_free = fold_cfg_free,
 };

@@ -16,8 +16,16 @@
  * order that never overwrites a value not yet read. A NULL or unreadable time is
  * a bad record: dead-lettered with the row as CSV and deselected, so the batch
  * is not copied.
+ *
+ * Checkpoints: the instance's state is the last watermark its data gave. Restore keeps
+ * it pending rather than setting op->wm, because restore runs on the main thread
+ * before the workers, where nothing may be sent; the instance's first push or tick
+ * sends it, before any replayed record, so downstream classifies the replayed
+ * records against the watermark they met before the crash, and later watermarks
+ * below it stay ignored (sp_op_emit_watermark only moves forward).
  */
 #define _GNU_SOURCE /* strptime, timegm */
+#include "checkpoint/serde.h"
 #include "formats/format.h"
 #include "runtime/runtime.h"
 
@@ -38,6 +46,8 @@ typedef struct wm_cfg {
 
 typedef struct wm_st {
     int64_t last_input_ms; /* wall clock of the last input, for idleness */
+    int64_t data_wm;       /* last watermark the data gave (restored or sent); MIN = none */
+    int resend;            /* data_wm was restored and is not sent yet */
     sp_buf rec;
 } wm_st;
 
@@ -53,6 +63,7 @@ static int wm_open(sp_op *op)
     wm_st *st = calloc(1, sizeof *st);
     if (!st) return sp_err(SPATE_ENOMEM, "out of memory");
     st->last_input_ms = sp_op_epoch_end_ms(op);
+    st->data_wm = SPATE_WATERMARK_MIN;
     op->st = st;
     return 0;
 }
@@ -130,12 +141,24 @@ static int convert(sp_op *op, const wm_cfg *c, sp_batch *b)
     return 0;
 }
 
+/* Sends the restored watermark once, on the instance's worker. */
+static int resend_restored(sp_op *op, wm_st *st)
+{
+    if (!st->resend) return 0;
+    st->resend = 0;
+    return sp_op_emit_watermark(op, st->data_wm);
+}
+
 static int wm_push(sp_op *op, int port, sp_batch *b)
 {
     const wm_cfg *c = op->node->cfg;
     wm_st *st = op->st;
     st->last_input_ms = b->time_ms;
-    int rc = 0;
+    int rc = resend_restored(op, st);
+    if (rc) {
+        sp_op_release(op, b);
+        return rc;
+    }
     if (c->ingestion) {
         rc = sp_batch_widen(b, op->node->schema);
         int64_t *t = SP_I64(&b->cols[c->col]);
@@ -158,14 +181,41 @@ static int wm_push(sp_op *op, int port, sp_batch *b)
     if (rc || max == SPATE_WATERMARK_MIN) return rc;
     int64_t wm = max < SPATE_WATERMARK_MIN + c->delay_us ? SPATE_WATERMARK_MIN + 1
                                                          : max - c->delay_us;
+    if (wm > st->data_wm) st->data_wm = wm;
     return sp_op_emit_watermark(op, wm);
 }
 
 static int wm_tick(sp_op *op, int64_t now_ms)
 {
     const wm_cfg *c = op->node->cfg;
-    const wm_st *st = op->st;
+    wm_st *st = op->st;
+    int rc = resend_restored(op, st);
+    if (rc) return rc;
     if (c->idle_ms > 0 && now_ms - st->last_input_ms >= c->idle_ms) return sp_op_emit_idle(op);
+    return 0;
+}
+
+/* Instance state: the last watermark the data gave. Not op->wm: after the input
+ * ended that is MAX, and a restarted job whose source has more input (a directory
+ * that got new files, a longer generator) would find all of it late. */
+static int wm_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    const wm_st *st = op->st;
+    sp_wbuf *w = sp_state_instance(s);
+    sp_w_i64(w, st->data_wm);
+    return w->err ? sp_op_fail(op, w->err, "event time: out of memory") : 0;
+}
+
+static int wm_restore(sp_op *op, sp_state_in *s)
+{
+    wm_st *st = op->st;
+    sp_rbuf r;
+    if (!sp_state_instance_in(s, &r)) return 0; /* a new instance: no watermark yet */
+    int64_t wm = sp_r_i64(&r);
+    if (!sp_r_done(&r))
+        return sp_op_fail(op, SPATE_EPARSE, "event time: corrupt watermark in the checkpoint");
+    st->data_wm = wm;
+    st->resend = wm != SPATE_WATERMARK_MIN;
     return 0;
 }
 
@@ -173,6 +223,8 @@ static const sp_op_class event_time_class = {.name = "event time",
                                              .open = wm_open,
                                              .push = wm_push,
                                              .tick = wm_tick,
+                                             .snapshot = wm_snapshot,
+                                             .restore = wm_restore,
                                              .close = wm_close,
                                              .cfg_free = cfg_free};
 
