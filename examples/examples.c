@@ -51,6 +51,24 @@ static const ex_opt ecommerce_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const ex_opt fraud_opts[] = {
+    {"input", "DIR", "examples/data/fraud/transactions", "directory of CSV files to read"},
+    {"historic", "FILE", "examples/data/fraud/historic.csv",
+     "historic averages, CSV: account,avg_amount"},
+    {"output", "DIR", "out/fraud", "directory for the alert files, created if missing"},
+    {"slide", "MS", "1000", "window slide; it and the 10 s window must be multiples of --interval"},
+    {"once", NULL, NULL, "read the files present, then exit"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const ex_opt fraud_state_opts[] = {
+    {"input", "DIR", "examples/data/fraud/transactions", "directory of CSV files to read"},
+    {"output", "DIR", "out/fraud-state",
+     "directory for the marked transactions, created if missing"},
+    {"once", NULL, NULL, "read the files present, then exit"},
+    {NULL, NULL, NULL, NULL},
+};
+
 const ex_def ex_table[] = {
     {"telemetry", "running min/max/mean heart rate per patient and visit",
      "Reads medical telemetry CSV files (patient_id, visit, timestamp, heart_rate) as they\n"
@@ -81,6 +99,20 @@ const ex_def ex_table[] = {
      "minute; saved as OUTPUT/last5min-TIME.csv) and in tumbling 4-hour windows (the\n"
      "warehouse's packing batches; saved as OUTPUT/packing-TIME.csv).",
      ex_ecommerce, 1000, ecommerce_opts},
+    {"fraud", "accounts spending over 2000 above their historic average (running, last 10 s)",
+     "Reads transaction CSV files (account, amount, ts) as they appear in a directory and\n"
+     "keeps per account the running average of all its transactions and the average of\n"
+     "the last 10 seconds (a window sliding by --slide). Every batch, the accounts where\n"
+     "either exceeds the historic average (--historic, loaded as mapWithState initial\n"
+     "state) by more than 2000 are printed and saved as OUTPUT/alerts-TIME.csv.",
+     ex_fraud, 1000, fraud_opts},
+    {"fraud-state", "every transaction marked flagged when above 4000 (mapWithState)",
+     "Reads transaction CSV files (account, amount, ts) as they appear in a directory and\n"
+     "passes each transaction through mapWithState, which keeps per account the count\n"
+     "and sum of its transactions: every row comes out with flagged = amount > 4000 and\n"
+     "the account's running count and average, printed and saved as\n"
+     "OUTPUT/marked-TIME.csv.",
+     ex_fraud_state, 1000, fraud_state_opts},
     {NULL, NULL, NULL, NULL, 0, NULL},
 };
 

@@ -87,5 +87,7 @@ int ex_wordcount_socket(spate_ctx *ctx, const ex_args *args);
 int ex_wordcount_dir(spate_ctx *ctx, const ex_args *args);
 int ex_device_counts(spate_ctx *ctx, const ex_args *args);
 int ex_ecommerce(spate_ctx *ctx, const ex_args *args);
+int ex_fraud(spate_ctx *ctx, const ex_args *args);
+int ex_fraud_state(spate_ctx *ctx, const ex_args *args);
 
 #endif
