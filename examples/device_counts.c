@@ -28,18 +28,6 @@
 static const char *const key_cols[] = {"device_id"};
 static const spate_agg count_agg = {SPATE_AGG_COUNT, NULL, "count"};
 
-static int open_events(spate_ctx *ctx, const char *input, int once, spate_stream **out)
-{
-    spate_schema *schema = NULL;
-    int rc = spate_schema_parse(EVENTS_SCHEMA, &schema);
-    if (rc) return rc;
-    const char *const options[] = {
-        "path", input, "format", "csv", "header", "true", "once", once ? "true" : "false", NULL};
-    rc = spate_source_open(ctx, "files", schema, options, out);
-    spate_schema_free(schema);
-    return rc;
-}
-
 /* events -> event time (10 min delay) -> per device sliding COUNT. */
 static int windowed_counts(spate_stream *events, spate_stream **out)
 {
@@ -62,7 +50,7 @@ int ex_device_counts(spate_ctx *ctx, const ex_args *args)
     if (rc) return rc;
 
     spate_stream *events, *counts;
-    rc = open_events(ctx, ex_arg(args, "input"), ex_flag(args, "once"), &events);
+    rc = ex_open_csv_dir(ctx, EVENTS_SCHEMA, ex_arg(args, "input"), ex_flag(args, "once"), &events);
     if (rc == 0) rc = windowed_counts(events, &counts);
     if (rc == 0) rc = spate_stream_print(counts, 20);
     if (rc == 0) rc = spate_stream_save_as_text_files(counts, prefix, "csv", "csv");

@@ -32,18 +32,6 @@
 static const char *const key_cols[] = {"product_type"};
 static const spate_agg qty_sum = {SPATE_AGG_SUM, "qty", "qty"};
 
-static int open_orders(spate_ctx *ctx, const char *input, int once, spate_stream **out)
-{
-    spate_schema *schema = NULL;
-    int rc = spate_schema_parse(ORDERS_SCHEMA, &schema);
-    if (rc) return rc;
-    const char *const options[] = {
-        "path", input, "format", "csv", "header", "true", "once", once ? "true" : "false", NULL};
-    rc = spate_source_open(ctx, "files", schema, options, out);
-    spate_schema_free(schema);
-    return rc;
-}
-
 /* The window's SUM(qty) per type, printed and saved as OUTPUT/NAME-TIME.csv. */
 static int qty_per_window(spate_stream *keyed, const spate_window_spec *w, const char *output,
                           const char *name)
@@ -66,7 +54,9 @@ int ex_ecommerce(spate_ctx *ctx, const ex_args *args)
     const spate_window_spec packing = {.kind = SPATE_WINDOW_TUMBLING, .size_ms = 4 * HOUR_MS};
     spate_stream *orders, *timed, *keyed;
     int rc = ex_make_dirs(output);
-    if (rc == 0) rc = open_orders(ctx, ex_arg(args, "input"), ex_flag(args, "once"), &orders);
+    if (rc == 0)
+        rc = ex_open_csv_dir(ctx, ORDERS_SCHEMA, ex_arg(args, "input"), ex_flag(args, "once"),
+                             &orders);
     if (rc == 0) rc = spate_with_event_time(orders, &et, &timed);
     if (rc == 0) rc = spate_key_by(timed, 1, key_cols, &keyed);
     if (rc == 0) rc = qty_per_window(keyed, &last5, output, "last5min");

@@ -222,3 +222,16 @@ int ex_join_path(char *buf, size_t size, const char *dir, const char *name)
     if (n < 0 || (size_t)n >= size) return ex_error(SPATE_EINVAL, "path too long: '%s'", dir);
     return 0;
 }
+
+int ex_open_csv_dir(spate_ctx *ctx, const char *schema_decl, const char *input, int once,
+                    spate_stream **out)
+{
+    spate_schema *schema = NULL;
+    int rc = spate_schema_parse(schema_decl, &schema);
+    if (rc) return rc;
+    const char *const options[] = {
+        "path", input, "format", "csv", "header", "true", "once", once ? "true" : "false", NULL};
+    rc = spate_source_open(ctx, "files", schema, options, out);
+    spate_schema_free(schema);
+    return rc;
+}

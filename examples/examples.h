@@ -70,6 +70,10 @@ void ex_clear_error(void);
 int ex_make_dirs(const char *path);
 /* Writes "dir/name" into buf (reports through ex_error when it does not fit). */
 int ex_join_path(char *buf, size_t size, const char *dir, const char *name);
+/* The files source over a directory of CSV files with a header line, of the schema
+ * "name TYPE, ..."; bounded (read what is there, then end) when once. */
+int ex_open_csv_dir(spate_ctx *ctx, const char *schema_decl, const char *input, int once,
+                    spate_stream **out);
 
 /* The word-count dataflow shared by the wordcount examples: lines (one STRING
  * column) -> words -> per-word COUNT (running or per batch) -> print, and when

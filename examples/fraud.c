@@ -49,19 +49,6 @@
 
 static const char *const account_key[] = {"account"};
 
-/* The files source over input: CSV with a header line, bounded when once. */
-static int open_transactions(spate_ctx *ctx, const char *input, int once, spate_stream **out)
-{
-    spate_schema *schema = NULL;
-    int rc = spate_schema_parse(FRAUD_SCHEMA, &schema);
-    if (rc) return rc;
-    const char *const options[] = {
-        "path", input, "format", "csv", "header", "true", "once", once ? "true" : "false", NULL};
-    rc = spate_source_open(ctx, "files", schema, options, out);
-    spate_schema_free(schema);
-    return rc;
-}
-
 /* updateStateByKey: adds the batch's amounts (value column 0) to (total, n). */
 static int running_update(const spate_row *key, const spate_group *values, const spate_row *state,
                           spate_out *new_state, void *ud)
@@ -197,7 +184,8 @@ static int account_totals(spate_ctx *ctx, const ex_args *args, spate_stream **ou
     int64_t slide_ms = 0; /* set by parse_slide unless it fails */
     spate_stream *tx, *keyed, *running, *window;
     int rc = parse_slide(ex_arg(args, "slide"), &slide_ms);
-    if (rc == 0) rc = open_transactions(ctx, ex_arg(args, "input"), ex_flag(args, "once"), &tx);
+    if (rc == 0)
+        rc = ex_open_csv_dir(ctx, FRAUD_SCHEMA, ex_arg(args, "input"), ex_flag(args, "once"), &tx);
     if (rc == 0) rc = spate_key_by(tx, 1, account_key, &keyed);
     if (rc == 0) rc = running_totals(keyed, &running);
     if (rc == 0) rc = window_totals(keyed, slide_ms, &window);

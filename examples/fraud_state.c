@@ -30,19 +30,6 @@
 
 static const char *const account_key[] = {"account"};
 
-/* The files source over input: CSV with a header line, bounded when once. */
-static int open_transactions(spate_ctx *ctx, const char *input, int once, spate_stream **out)
-{
-    spate_schema *schema = NULL;
-    int rc = spate_schema_parse(FRAUD_STATE_SCHEMA, &schema);
-    if (rc) return rc;
-    const char *const options[] = {
-        "path", input, "format", "csv", "header", "true", "once", once ? "true" : "false", NULL};
-    rc = spate_source_open(ctx, "files", schema, options, out);
-    spate_schema_free(schema);
-    return rc;
-}
-
 /* value: (amount, ts); state: (n, total). Emits the transaction, marked. */
 static int mark_transaction(const spate_row *key, const spate_row *value, spate_state *state,
                             spate_out *out, void *ud)
@@ -96,7 +83,8 @@ int ex_fraud_state(spate_ctx *ctx, const ex_args *args)
     if (rc) return rc;
 
     spate_stream *tx, *keyed, *marked;
-    rc = open_transactions(ctx, ex_arg(args, "input"), ex_flag(args, "once"), &tx);
+    rc =
+        ex_open_csv_dir(ctx, FRAUD_STATE_SCHEMA, ex_arg(args, "input"), ex_flag(args, "once"), &tx);
     if (rc == 0) rc = spate_key_by(tx, 1, account_key, &keyed);
     if (rc == 0) rc = mark_all(keyed, &marked);
     if (rc == 0) rc = spate_stream_print(marked, 20);

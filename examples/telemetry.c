@@ -38,19 +38,6 @@ static const spate_agg summary_aggs[] = {
     {SPATE_AGG_COUNT, NULL, "n"},
 };
 
-/* The files source over input: CSV with a header line, bounded when once. */
-static int open_readings(spate_ctx *ctx, const char *input, int once, spate_stream **out)
-{
-    spate_schema *schema = NULL;
-    int rc = spate_schema_parse(TELEMETRY_SCHEMA, &schema);
-    if (rc) return rc;
-    const char *const options[] = {
-        "path", input, "format", "csv", "header", "true", "once", once ? "true" : "false", NULL};
-    rc = spate_source_open(ctx, "files", schema, options, out);
-    spate_schema_free(schema);
-    return rc;
-}
-
 /* Exactly-once files when checkpointing, else one file per batch (see above). */
 static int save_summary(spate_stream *summary, const char *prefix, int checkpointing)
 {
@@ -68,7 +55,8 @@ int ex_telemetry(spate_ctx *ctx, const ex_args *args)
     if (rc) return rc;
 
     spate_stream *readings, *keyed, *summary;
-    rc = open_readings(ctx, ex_arg(args, "input"), ex_flag(args, "once"), &readings);
+    rc = ex_open_csv_dir(ctx, TELEMETRY_SCHEMA, ex_arg(args, "input"), ex_flag(args, "once"),
+                         &readings);
     if (rc == 0) rc = spate_key_by(readings, 2, key_cols, &keyed);
     if (rc == 0) {
         int naggs = (int)(sizeof summary_aggs / sizeof summary_aggs[0]);
