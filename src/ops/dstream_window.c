@@ -55,6 +55,7 @@
  * reduceByKeyAndWindow and countByValueAndWindow are keyed (HASH, or FORWARD
  * when the input is partitioned).
  */
+#include "checkpoint/serde.h"
 #include "core/row.h"
 #include "ops/ops.h"
 #include "runtime/context.h"
@@ -89,6 +90,8 @@ typedef struct dsw_clock {
     int64_t last_k;           /* last closed batch, NO_BATCH before the first */
     int pending;              /* the filling pane holds data */
     dsw_close_fn close;
+    int64_t shift;            /* added to the runtime's batch index (restored runs) */
+    int rebase;               /* restored: the next epoch is batch last_k + 1 */
 } dsw_clock;
 
 static int64_t batch_index(const sp_op *op, const dsw_cfg *cfg, int64_t time_ms)
@@ -111,6 +114,11 @@ static int dsw_epoch(sp_op *op, int64_t time_ms)
     dsw_clock *c = op->st;
     const dsw_cfg *cfg = op->node->cfg;
     int64_t k = batch_index(op, cfg, time_ms);
+    if (c->rebase) {
+        c->shift = c->last_k + 1 - k;
+        c->rebase = 0;
+    }
+    k += c->shift;
     if (c->last_k == NO_BATCH) c->last_k = k - 1;
     int rc = 0;
     do rc = clock_close(op, c, cfg, c->last_k + 1);
@@ -144,6 +152,80 @@ static size_t ring_slot(const dsw_cfg *cfg, int64_t k)
 static int fail_nomem(sp_op *op)
 {
     return sp_op_fail(op, SPATE_ENOMEM, "%s: out of memory", op->node->cls->name);
+}
+
+/* ------------------------------------------------- checkpoints: the clock
+ *
+ * Every section (the instance's, and each key group's of the keyed operators)
+ * starts with the same header: a format version byte, the window's L and S (the
+ * job fingerprint does not cover durations, so a changed window is caught here),
+ * and whether a batch was closed. The runtime's batch counter starts over in a
+ * restored run, so nothing stores absolute batch indices: the header keeps only
+ * last_k mod S (the slide phase) and panes are stored by age (0 = the last closed
+ * batch). Restore sets last_k to that phase and lets the first epoch map the
+ * runtime's index onto last_k + 1 (shift): the restored run continues the old
+ * batch sequence, slide boundaries included. An instance that restores no section
+ * (more workers than before, no state for it) keeps the new run's own phase.
+ */
+
+enum { DSW_FORMAT = 1 };
+
+static int64_t slide_phase(const dsw_clock *c, const dsw_cfg *cfg)
+{
+    int64_t p = c->last_k % cfg->slide;
+    return p < 0 ? p + cfg->slide : p;
+}
+
+static void clock_out(sp_wbuf *w, const dsw_clock *c, const dsw_cfg *cfg)
+{
+    sp_w_u8(w, DSW_FORMAT);
+    sp_w_varint(w, (uint64_t)cfg->panes);
+    sp_w_varint(w, (uint64_t)cfg->slide);
+    sp_w_u8(w, c->last_k != NO_BATCH);
+    if (c->last_k != NO_BATCH) sp_w_varint(w, (uint64_t)slide_phase(c, cfg));
+}
+
+static int fail_corrupt(sp_op *op)
+{
+    return sp_op_fail(op, SPATE_EPARSE, "%s: the window state in the checkpoint is truncated or "
+                      "corrupt", op->node->cls->name);
+}
+
+/* Reads a section header into c (see above). */
+static int clock_in(sp_op *op, dsw_clock *c, const dsw_cfg *cfg, sp_rbuf *r)
+{
+    uint8_t version = sp_r_u8(r);
+    if (!r->err && version != DSW_FORMAT)
+        return sp_op_fail(op, SPATE_EPARSE, "%s: window state format %u in the checkpoint is "
+                          "not supported (expected %d)", op->node->cls->name, version, DSW_FORMAT);
+    int64_t panes = (int64_t)sp_r_varint(r), slide = (int64_t)sp_r_varint(r);
+    int started = sp_r_u8(r);
+    int64_t phase = started ? (int64_t)sp_r_varint(r) : 0;
+    if (r->err || started > 1 || phase >= slide) return fail_corrupt(op);
+    if (panes != cfg->panes || slide != cfg->slide)
+        return sp_op_fail(op, SPATE_ESTATE, "%s: the checkpoint has a window of %lld batches "
+                          "sliding by %lld, the job %lld by %lld: use checkpoint.reset",
+                          op->node->cls->name, (long long)panes, (long long)slide,
+                          (long long)cfg->panes, (long long)cfg->slide);
+    if (started) {
+        c->last_k = phase;
+        c->rebase = 1;
+    }
+    return 0;
+}
+
+/* Barriers ride on epochs, after the close: a filled pane here would be lost. */
+static int clock_quiet(sp_op *op, const dsw_clock *c, int64_t id)
+{
+    if (!c->pending) return 0;
+    return sp_op_fail(op, SPATE_ESTATE, "%s: checkpoint %lld taken inside a micro-batch",
+                      op->node->cls->name, (long long)id);
+}
+
+/* Ring slot of the pane of the given age, from the last closed batch. */
+static size_t age_slot(const dsw_clock *c, const dsw_cfg *cfg, int64_t age)
+{
+    return ring_slot(cfg, c->last_k - age);
 }
 
 /* ------------------------------------------------------ window(): the rows */
@@ -205,7 +287,7 @@ static int rows_open(sp_op *op)
     rows_state *st = calloc(1, sizeof *st);
     if (!st) return fail_nomem(op);
     op->st = st;
-    st->clock = (dsw_clock){NO_BATCH, 0, rows_close};
+    st->clock = (dsw_clock){.last_k = NO_BATCH, .close = rows_close};
     st->ring = calloc((size_t)cfg->panes, sizeof *st->ring);
     return st->ring ? 0 : fail_nomem(op);
 }
@@ -252,9 +334,77 @@ static void rows_close_state(sp_op *op)
     op->st = NULL;
 }
 
+/* window() keeps whole rows per worker, not per key (its input need not be
+ * keyed), so they go into the instance section: after the header, per non-empty
+ * pane its age, its row count and the rows. A restore with fewer workers drops
+ * the sections of the instances that no longer exist. */
+static int rows_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    rows_state *st = op->st;
+    const dsw_cfg *cfg = op->node->cfg;
+    if (clock_quiet(op, &st->clock, id)) return SPATE_ESTATE;
+    sp_wbuf *w = sp_state_instance(s);
+    clock_out(w, &st->clock, cfg);
+    for (int64_t a = 0; st->clock.last_k != NO_BATCH && a < cfg->panes; a++) {
+        const row_pane *p = &st->ring[age_slot(&st->clock, cfg, a)];
+        uint64_t rows = 0;
+        for (uint32_t i = 0; i < p->n; i++) rows += sp_batch_count(p->b[i]);
+        if (rows == 0) continue;
+        sp_w_varint(w, (uint64_t)a);
+        sp_w_varint(w, rows);
+        for (uint32_t i = 0; i < p->n; i++)
+            for (uint32_t r = 0; r < sp_batch_count(p->b[i]); r++)
+                sp_w_row(w, p->b[i], sp_batch_phys(p->b[i], r));
+    }
+    return w->err ? fail_nomem(op) : 0;
+}
+
+/* Reads n rows into the filling pane, in batches of the node's schema. */
+static int rows_restore_pane(sp_op *op, sp_rbuf *r, uint64_t n)
+{
+    for (uint64_t i = 0; i < n;) {
+        sp_batch *b = sp_op_batch(op, NULL);
+        if (!b) return fail_nomem(op);
+        int rc = 0;
+        for (; !rc && i < n && b->n < b->cap; i++) rc = sp_r_row(r, b);
+        if (rc) {
+            sp_op_release(op, b);
+            return rc == SPATE_EPARSE ? fail_corrupt(op) : fail_nomem(op);
+        }
+        if (rows_push(op, 0, b)) return SPATE_ENOMEM; /* rows_push reported it */
+    }
+    return 0;
+}
+
+/* rows_push files batches into the filling pane: each restored pane is built
+ * there and then moved to its ring slot. */
+static int rows_restore(sp_op *op, sp_state_in *s)
+{
+    rows_state *st = op->st;
+    const dsw_cfg *cfg = op->node->cfg;
+    sp_rbuf r;
+    if (!sp_state_instance_in(s, &r)) return 0;
+    int rc = clock_in(op, &st->clock, cfg, &r);
+    while (!rc && r.pos < r.len) {
+        int64_t age = (int64_t)sp_r_varint(&r);
+        uint64_t n = sp_r_varint(&r);
+        if (r.err || st->clock.last_k == NO_BATCH || age >= cfg->panes || n == 0)
+            return fail_corrupt(op);
+        row_pane *slot = &st->ring[age_slot(&st->clock, cfg, age)];
+        if (slot->n) return fail_corrupt(op);
+        rc = rows_restore_pane(op, &r, n);
+        row_pane filled = st->fill;
+        st->fill = *slot;
+        *slot = filled;
+    }
+    st->clock.pending = 0;
+    return rc;
+}
+
 static const sp_op_class rows_class = {
     .name = "window", .open = rows_open, .push = rows_push, .epoch = dsw_epoch,
-    .finish = dsw_finish, .close = rows_close_state, .cfg_free = free,
+    .finish = dsw_finish, .snapshot = rows_snapshot, .restore = rows_restore,
+    .close = rows_close_state, .cfg_free = free,
 };
 
 /* ------------------------------------------------- chunked value stores */
@@ -655,7 +805,7 @@ static int red_open(sp_op *op)
     red_state *st = calloc(1, sizeof *st);
     if (!st) return fail_nomem(op);
     op->st = st;
-    st->clock = (dsw_clock){NO_BATCH, 0, red_close};
+    st->clock = (dsw_clock){.last_k = NO_BATCH, .close = red_close};
     st->round = 1;
     if (sp_keytable_init(&st->keys, sizeof(red_slot))) return fail_nomem(op);
     st->ring = calloc((size_t)cfg->w.panes, sizeof *st->ring);
@@ -699,24 +849,135 @@ static void red_cfg_free(void *p)
     free(cfg);
 }
 
+/* Reducing operators. A record is one key's value in one pane (kind REC_PANE,
+ * with the pane's age) or, with an inverse function, its kept window value
+ * (REC_WINDOW): the key columns as a row, the kind, the age for a pane, the value
+ * row. Keyed operators file a record under the key's group (each group section
+ * starts with the header), stream-wide ones in the instance section after the
+ * header; the keyed ones' instance section holds the header alone, for an instance
+ * that owns no key. Without an inverse function the window store is scratch
+ * (cleared after each emission), so the panes are all there is. */
+enum { REC_PANE = 0, REC_WINDOW = 1 };
+
+/* Writes the start of entry e's record into its section: the key and the kind. */
+static sp_wbuf *red_record_out(red_state *st, const red_cfg *cfg, sp_state_out *s, int kgs,
+                               uint32_t e, int kind)
+{
+    sp_wbuf *w = sp_state_instance(s);
+    if (cfg->nkeys > 0) {
+        w = sp_state_group(s, sp_keytable_key_group(&st->keys, e, kgs));
+        if (w->len == 0) clock_out(w, &st->clock, &cfg->w);
+        sp_arena_reset(&st->keybuf->arena);
+        if (sp_keytable_write_key(&st->keys, e, st->keybuf, 0)) w->err = SPATE_ENOMEM;
+        sp_w_row(w, st->keybuf, 0);
+    }
+    sp_w_u8(w, (uint8_t)kind);
+    return w;
+}
+
+/* The records of every ring pane and, with an inverse function, of the window. */
+static int red_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    red_state *st = op->st;
+    const red_cfg *cfg = op->node->cfg;
+    if (clock_quiet(op, &st->clock, id)) return SPATE_ESTATE;
+    int kgs = sp_ctx_key_groups(op->node->ctx);
+    clock_out(sp_state_instance(s), &st->clock, &cfg->w);
+    int err = 0;
+    for (int64_t a = 0; st->clock.last_k != NO_BATCH && a < cfg->w.panes; a++) {
+        const red_pane *p = &st->ring[age_slot(&st->clock, &cfg->w, a)];
+        for (uint32_t i = 0; i < p->n; i++) {
+            sp_wbuf *w = red_record_out(st, cfg, s, kgs, p->ent[i], REC_PANE);
+            sp_w_varint(w, (uint64_t)a);
+            sp_w_row(w, p->vals.chunks[i / STORE_ROWS], i % STORE_ROWS);
+            err |= w->err;
+        }
+    }
+    for (uint32_t e = 0; cfg->inv && e < sp_keytable_count(&st->keys); e++) {
+        if (slot_of(st, e)->npanes == 0) continue;
+        uint32_t wr;
+        const sp_batch *win = win_row(st, cfg, e, &wr);
+        sp_wbuf *w = red_record_out(st, cfg, s, kgs, e, REC_WINDOW);
+        if (win) sp_w_row(w, win, wr);
+        err |= w->err | !win;
+    }
+    return err || sp_state_instance(s)->err ? fail_nomem(op) : 0;
+}
+
+/* Reads one record: files the value under its key, in its pane or the window. */
+static int red_restore_record(sp_op *op, red_state *st, const red_cfg *cfg, sp_rbuf *r)
+{
+    st->keybuf->n = 0;
+    sp_arena_reset(&st->keybuf->arena);
+    int rc = cfg->nkeys > 0 ? sp_r_row(r, st->keybuf) : 0;
+    int kind = sp_r_u8(r);
+    int64_t age = kind == REC_PANE ? (int64_t)sp_r_varint(r) : 0;
+    st->scratch->n = 0;
+    sp_arena_reset(&st->scratch->arena);
+    if (!rc) rc = sp_r_row(r, st->scratch);
+    if (rc == SPATE_ENOMEM) return fail_nomem(op);
+    if (rc || r->err || kind > REC_WINDOW || age < 0 || age >= cfg->w.panes ||
+        st->clock.last_k == NO_BATCH)
+        return fail_corrupt(op);
+    uint64_t h = cfg->nkeys > 0 ? sp_row_key_hash(st->keybuf, 0, cfg->nkeys) : 0;
+    int ins;
+    red_slot *slot = sp_keytable_find_or_insert(&st->keys, h, st->keybuf, 0, cfg->nkeys, &ins);
+    if (!slot) return fail_nomem(op);
+    uint32_t e = sp_keytable_index(&st->keys, slot), row;
+    sp_batch *dst;
+    if (kind == REC_WINDOW) {
+        dst = win_row(st, cfg, e, &row);
+    } else {
+        red_pane *p = &st->ring[age_slot(&st->clock, &cfg->w, age)];
+        row = p->n % STORE_ROWS;
+        dst = vstore_chunk(&p->vals, cfg->vals, p->n);
+        if (dst && pane_add(p, e)) dst = NULL;
+        if (dst && slot->npanes++ == 0) st->nlive++;
+    }
+    return dst && !red_copy(cfg, dst, row, st->scratch, 0, 0) ? 0 : fail_nomem(op);
+}
+
+/* One section: the header, then records up to its end. */
+static int red_restore_section(sp_op *op, red_state *st, const red_cfg *cfg, sp_rbuf *r)
+{
+    int rc = clock_in(op, &st->clock, &cfg->w, r);
+    while (!rc && r->pos < r->len) rc = red_restore_record(op, st, cfg, r);
+    return rc;
+}
+
+static int red_restore(sp_op *op, sp_state_in *s)
+{
+    red_state *st = op->st;
+    const red_cfg *cfg = op->node->cfg;
+    sp_rbuf r;
+    int g, rc = 0;
+    if (sp_state_instance_in(s, &r)) rc = red_restore_section(op, st, cfg, &r);
+    while (!rc && sp_state_next_group(s, &g, &r)) rc = red_restore_section(op, st, cfg, &r);
+    return rc;
+}
+
 static const sp_op_class red_class = {
     .name = "reduce_by_key_and_window", .open = red_open, .push = red_push,
-    .epoch = dsw_epoch, .finish = dsw_finish, .close = red_close_state,
+    .epoch = dsw_epoch, .finish = dsw_finish, .snapshot = red_snapshot,
+    .restore = red_restore, .close = red_close_state,
     .cfg_free = red_cfg_free,
 };
 static const sp_op_class red_stream_class = {
     .name = "reduce_by_window", .open = red_open, .push = red_push,
-    .epoch = dsw_epoch, .finish = dsw_finish, .close = red_close_state,
+    .epoch = dsw_epoch, .finish = dsw_finish, .snapshot = red_snapshot,
+    .restore = red_restore, .close = red_close_state,
     .cfg_free = red_cfg_free,
 };
 static const sp_op_class count_window_class = {
     .name = "count_by_window", .open = red_open, .push = red_push,
-    .epoch = dsw_epoch, .finish = dsw_finish, .close = red_close_state,
+    .epoch = dsw_epoch, .finish = dsw_finish, .snapshot = red_snapshot,
+    .restore = red_restore, .close = red_close_state,
     .cfg_free = red_cfg_free,
 };
 static const sp_op_class count_value_window_class = {
     .name = "count_by_value_and_window", .open = red_open, .push = red_push,
-    .epoch = dsw_epoch, .finish = dsw_finish, .close = red_close_state,
+    .epoch = dsw_epoch, .finish = dsw_finish, .snapshot = red_snapshot,
+    .restore = red_restore, .close = red_close_state,
     .cfg_free = red_cfg_free,
 };
 

@@ -26,6 +26,7 @@
  *    the job open.
  * Fired rows go out before the watermark that fired them is forwarded.
  */
+#include "checkpoint/serde.h"
 #include "core/clock.h"
 #include "core/row.h"
 #include "ops/ops.h"
@@ -197,9 +198,37 @@ static void process_cfg_free(void *p)
     free(cfg);
 }
 
+/* The state is the timers (the callbacks keep theirs in their own ud, outside
+ * checkpoints); each key's go into its key group section (timers.c). */
+static int process_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    process_state *st = op->st;
+    int kgs = sp_ctx_key_groups(op->node->ctx);
+    return sp_timers_snapshot(&st->ts, s, kgs) ? fail_nomem(op) : 0;
+}
+
+static int process_restore(sp_op *op, sp_state_in *s)
+{
+    process_state *st = op->st;
+    sp_rbuf r;
+    int g;
+    while (sp_state_next_group(s, &g, &r)) {
+        int rc = sp_timers_restore(&st->ts, &r);
+        if (rc == SPATE_ENOMEM) return fail_nomem(op);
+        if (rc == SPATE_EUNSUPPORTED)
+            return sp_op_fail(op, SPATE_EPARSE, "process: the timers of key group %d in the "
+                              "checkpoint have an unsupported format version", g);
+        if (rc)
+            return sp_op_fail(op, SPATE_EPARSE, "process: the timers of key group %d in the "
+                              "checkpoint are truncated or corrupt", g);
+    }
+    return 0;
+}
+
 static const sp_op_class process_class = {
     .name = "process", .open = process_open, .push = process_push,
     .watermark = process_watermark, .tick = process_tick, .finish = process_finish,
+    .snapshot = process_snapshot, .restore = process_restore,
     .close = process_close, .cfg_free = process_cfg_free,
 };
 

@@ -16,6 +16,7 @@
  */
 #include "time/timers.h"
 
+#include "checkpoint/serde.h"
 #include "core/hash.h"
 
 #include <stdlib.h>
@@ -257,6 +258,108 @@ int sp_timers_compact(sp_timers *ts)
     ts->keys = nt;
     free(remap);
     return set_rebuild(ts);
+}
+
+/* ------------------------------------------------------------ checkpoints
+ *
+ * A section: a format version byte, then per key with timers the key columns as
+ * a row (decoded, so the state does not depend on the table's encoding), the
+ * number of its timers and each as (domain byte, time). Restore recomputes the
+ * key's hash with sp_row_key_hash, the exchange's function, so a key lands on the
+ * worker that now owns its group. Processing-time timers keep their wall-clock
+ * time: one that came due during the outage fires at the first tick.
+ */
+
+enum { TIMERS_FORMAT = 1 };
+
+typedef struct timer_ref {
+    uint32_t entry;
+    uint8_t domain;
+    int64_t time;
+} timer_ref;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const timer_ref *x = a, *y = b;
+    if (x->entry != y->entry) return x->entry < y->entry ? -1 : 1;
+    if (x->domain != y->domain) return x->domain < y->domain ? -1 : 1;
+    return (x->time > y->time) - (x->time < y->time);
+}
+
+/* Every pending timer, sorted by key entry; NULL when out of memory (or none). */
+static timer_ref *collect_timers(const sp_timers *ts, uint32_t *n)
+{
+    *n = ts->heap[0].n + ts->heap[1].n;
+    timer_ref *refs = malloc((size_t)(*n ? *n : 1) * sizeof *refs);
+    if (!refs) return NULL;
+    uint32_t k = 0;
+    for (int d = 0; d < 2; d++)
+        for (uint32_t i = 0; i < ts->heap[d].n; i++)
+            refs[k++] = (timer_ref){ts->heap[d].a[i].entry, (uint8_t)d, ts->heap[d].a[i].time};
+    qsort(refs, *n, sizeof *refs, ref_cmp);
+    return refs;
+}
+
+/* Writes the key of refs[0] and its timers (the run of equal entries); returns
+ * the run's length. */
+static uint32_t write_key_timers(sp_timers *ts, sp_wbuf *w, const timer_ref *refs, uint32_t n)
+{
+    uint32_t run = 1;
+    while (run < n && refs[run].entry == refs[0].entry) run++;
+    sp_arena_reset(&ts->keybuf->arena);
+    if (sp_keytable_write_key(&ts->keys, refs[0].entry, ts->keybuf, 0)) w->err = SPATE_ENOMEM;
+    sp_w_row(w, ts->keybuf, 0);
+    sp_w_varint(w, run);
+    for (uint32_t i = 0; i < run; i++) {
+        sp_w_u8(w, refs[i].domain);
+        sp_w_i64(w, refs[i].time);
+    }
+    return run;
+}
+
+int sp_timers_snapshot(sp_timers *ts, sp_state_out *s, int key_groups)
+{
+    uint32_t n;
+    timer_ref *refs = collect_timers(ts, &n);
+    if (!refs) return SPATE_ENOMEM;
+    int err = 0;
+    for (uint32_t i = 0; i < n;) {
+        sp_wbuf *w = sp_state_group(s, sp_keytable_key_group(&ts->keys, refs[i].entry, key_groups));
+        if (w->len == 0) sp_w_u8(w, TIMERS_FORMAT);
+        i += write_key_timers(ts, w, refs + i, n - i);
+        err |= w->err;
+    }
+    free(refs);
+    return err ? SPATE_ENOMEM : 0;
+}
+
+/* Reads one key and registers its timers. */
+static int restore_key(sp_timers *ts, sp_rbuf *r)
+{
+    ts->keybuf->n = 0;
+    sp_arena_reset(&ts->keybuf->arena);
+    int rc = sp_r_row(r, ts->keybuf);
+    if (rc) return rc;
+    spate_timer_ctx t = {.ts = ts, .kb = ts->keybuf, .krow = 0};
+    t.hash = sp_row_key_hash(ts->keybuf, 0, ts->nkeys);
+    uint64_t count = sp_r_varint(r);
+    for (uint64_t i = 0; i < count && !r->err; i++) {
+        uint8_t d = sp_r_u8(r);
+        int64_t time = sp_r_i64(r);
+        if (r->err || d > SP_TIMER_PROC) return SPATE_EPARSE;
+        if (sp_timers_add(ts, &t, (sp_timer_domain)d, time)) return SPATE_ENOMEM;
+    }
+    return r->err || count == 0 ? SPATE_EPARSE : 0;
+}
+
+int sp_timers_restore(sp_timers *ts, sp_rbuf *r)
+{
+    uint8_t version = sp_r_u8(r);
+    if (r->err) return SPATE_EPARSE;
+    if (version != TIMERS_FORMAT) return SPATE_EUNSUPPORTED;
+    int rc = 0;
+    while (!rc && r->pos < r->len) rc = restore_key(ts, r);
+    return rc;
 }
 
 /* ------------------------------------------------------ spate_timer_* (API) */

@@ -85,4 +85,13 @@ void sp_timers_drop_proc(sp_timers *ts);
  * spate_timer_ctx refers to a key entry (between callbacks). 0 or SPATE_ENOMEM. */
 int sp_timers_compact(sp_timers *ts);
 
+/* Checkpoints: writes every pending timer into the section of its key's group
+ * (sp_state_group); 0 or SPATE_ENOMEM. */
+int sp_timers_snapshot(sp_timers *ts, sp_state_out *s, int key_groups);
+/* Re-registers the timers of one section written by sp_timers_snapshot (through
+ * sp_timers_add, so deduplication holds). 0, SPATE_EPARSE (truncated or corrupt),
+ * SPATE_EUNSUPPORTED (unknown format version) or SPATE_ENOMEM. */
+struct sp_rbuf;
+int sp_timers_restore(sp_timers *ts, struct sp_rbuf *r);
+
 #endif
