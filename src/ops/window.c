@@ -37,7 +37,9 @@
  * new since the previous one is skipped. The end of input sends watermark MAX
  * before finish(): every window is due, and windows that never fire on time
  * (no_on_time, global, partial count windows) fire once more if they hold
- * elements not yet emitted.
+ * elements not yet emitted. With checkpoints, the end of input fires the same
+ * but keeps the windows open (fire_resumable), and the snapshot/restore hooks
+ * write and rebuild the state per key group (see "checkpoints" below).
  *
  * The built-in aggregates follow spate_aggregate_by_key's rules (COUNT counts
  * rows, SUM/MIN/MAX/AVG skip NULLs, NULL for no value, integer SUM wraps) but
@@ -48,6 +50,7 @@
  * delete one entry) - a long job with many short-lived keys and never an empty
  * moment grows, a known cost shared with keyed.c.
  */
+#include "checkpoint/serde.h"
 #include "core/clock.h"
 #include "core/row.h"
 #include "ops/ops.h"
@@ -149,6 +152,7 @@ typedef struct wstate {
     int64_t wm, now_ms, now_us, next_period;
     uint64_t nlate;
     int complete_due;
+    int count_fired;          /* sliding: restored windows fired before their end */
 } wstate;
 
 static int nomem(sp_op *op)
@@ -1012,21 +1016,29 @@ static int add_tumbling(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, in
     return rc ? rc : count_element(op, st, cfg, w);
 }
 
-/* A new pane at ps, and the windows holding it that are not expired yet. */
-static uint32_t sliding_new_pane(wstate *st, const wcfg *cfg, int64_t ps, int64_t last)
+/* The windows holding the pane at ps that are not expired yet and do not exist:
+ * created. 0, or -1 when out of memory. */
+static int sliding_cover(wstate *st, const wcfg *cfg, int64_t ps)
 {
-    uint32_t p = win_new(st, ps, sp_assign_end(ps, cfg->a.pane), NONE);
-    if (p == NONE || map_put(&st->pmap, ps, p)) return NONE;
-    st->wins[p].pane = 1;
+    int64_t last = sp_assign_last_start(&cfg->a, ps);
     for (int64_t s = last; s > sp_sat_add(ps, -cfg->a.size); s -= cfg->a.slide) {
         int64_t end = sp_assign_end(s, cfg->a.size);
         if (is_late(st, cfg, end)) break; /* earlier windows end earlier */
         if (map_get(&st->wmap, s) != NONE) continue;
         uint32_t w = win_new_timed(st, s, end, NONE);
-        if (w == NONE || map_put(&st->wmap, s, w)) return NONE;
+        if (w == NONE || map_put(&st->wmap, s, w)) return -1;
         if (s < INT64_MIN + cfg->a.slide) break;
     }
-    return p;
+    return 0;
+}
+
+/* A new pane at ps, and the windows holding it that are not expired yet. */
+static uint32_t sliding_new_pane(wstate *st, const wcfg *cfg, int64_t ps)
+{
+    uint32_t p = win_new(st, ps, sp_assign_end(ps, cfg->a.pane), NONE);
+    if (p == NONE || map_put(&st->pmap, ps, p)) return NONE;
+    st->wins[p].pane = 1;
+    return sliding_cover(st, cfg, ps) ? NONE : p;
 }
 
 static int add_sliding(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, int64_t ts,
@@ -1035,10 +1047,11 @@ static int add_sliding(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, int
     int64_t ps = sp_assign_pane(&cfg->a, ts), last = sp_assign_last_start(&cfg->a, ps);
     if (is_late(st, cfg, sp_assign_end(last, cfg->a.size))) return late_row(op, st, cfg, b, r);
     uint32_t p = map_get(&st->pmap, ps);
-    if (p == NONE && (p = sliding_new_pane(st, cfg, ps, last)) == NONE) return nomem(op);
+    if (p == NONE && (p = sliding_new_pane(st, cfg, ps)) == NONE) return nomem(op);
     int rc = bucket_fold(op, st, cfg, &st->wins[p].b, key, b, r);
-    /* Per-window counts only when a trigger needs them (see the top comment). */
-    int counted = cfg->trig.early_count > 0 || cfg->trig.early_period_ms > 0 ||
+    /* Per-window counts only when a trigger needs them (see the top comment), or
+     * after a restore that needs them (restore_done). */
+    int counted = cfg->trig.early_count > 0 || cfg->trig.early_period_ms > 0 || st->count_fired ||
                   (cfg->lateness > 0 && st->wm >= sp_assign_end(ps, cfg->a.pane));
     for (int64_t s = last; !rc && counted && s > sp_sat_add(ps, -cfg->a.size); s -= cfg->a.slide) {
         uint32_t w = map_get(&st->wmap, s);
@@ -1235,11 +1248,31 @@ static int win_push(sp_op *op, int port, sp_batch *b)
     return call_done(op, st, cfg, rc);
 }
 
+/* The end of input with checkpoints: every window fires what due() would fire at
+ * watermark MAX, but stays, unexpired, under the watermark its data gave. The
+ * job's last checkpoint then holds the windows as emitted, and a run resuming
+ * from it (a bounded source continuing, or more files) completes them: a window
+ * that gets more elements fires again (an update), one that does not stays
+ * silent. Dropping them instead would cut every window open at the end in two. */
+static int fire_resumable(sp_op *op, wstate *st, const wcfg *cfg)
+{
+    int rc = 0;
+    for (uint32_t w = 0; w < st->nwins && !rc; w++) {
+        const win *x = &st->wins[w];
+        if (!x->live || x->pane || x->heap == NONE) continue;
+        int fresh = x->trig.pending > 0 || (!x->trig.on_time_done && x->fired == 0);
+        if (fresh) rc = fire(op, st, cfg, w);
+    }
+    return rc ? rc : round_done(op, st, cfg);
+}
+
 static int win_watermark(sp_op *op, int64_t wm_us)
 {
     wstate *st = op->st;
     const wcfg *cfg = op->node->cfg;
     if (cfg->processing && wm_us != SPATE_WATERMARK_MAX) return 0;
+    if (wm_us == SPATE_WATERMARK_MAX && sp_ctx_checkpointing(op->node->ctx))
+        return call_done(op, st, cfg, fire_resumable(op, st, cfg));
     return call_done(op, st, cfg, advance(op, st, cfg, wm_us));
 }
 
@@ -1326,9 +1359,345 @@ static void wcfg_free(void *p)
     free(cfg);
 }
 
+/* ------------------------------------------------------------ checkpoints
+ *
+ * Windows are shared by the keys that fall into them, but a checkpoint's keyed
+ * state is cut by key group, so the unit written is one (window, key) pair: the
+ * key group's buffer gets the key (a row of the key columns, as keyed.c writes
+ * it), the window's header (pane or window, bounds, deadline, counts, trigger
+ * state) and the key's position (flags, dirty, its accumulator and what it last
+ * emitted). Repeating the header per key costs bytes but lets a restore with
+ * another worker count rebuild every window from the key groups it owns alone.
+ * Each buffer begins with a version byte and the instance's watermark; the
+ * instance buffer holds the same two (an instance owning no key group still
+ * learns what is already late).
+ *
+ * Restore creates a window on its first record and joins later headers of the
+ * same window (tumbling/sliding by start, panes by start, the global window):
+ * with an unchanged worker count they are all equal; merged from several former
+ * instances, each carries its own count of the window's elements, and the join
+ * keeps the larger one - trigger counts are per window, not per key, so a split
+ * window's early/late counting is approximate, never its values. Sessions and
+ * count windows belong to one key and are always new. Sliding windows that have
+ * not fired yet hold nothing (their panes do) and are not written: they are
+ * re-created from the restored panes, unless already expired. A window emptied by
+ * a purging trigger has no key and is not written either; its next late element
+ * starts it over. Snapshots run between calls, so no firing round, drop or output
+ * is pending, and tmp slots are free.
+ */
+
+enum { CKPT_VERSION = 1 };
+enum { CK_DIRTY = 8, CK_SLOT = 16, CK_PREV = 32 }; /* with POS_HAS, POS_EMITTED */
+
+/* A one-row batch shaped like the key: the first nkeys columns of the output. */
+typedef struct key_row {
+    spate_schema *schema;
+    sp_batch *b;
+} key_row;
+
+static int key_row_open(key_row *kr, const spate_stream *node, int nkeys)
+{
+    kr->b = NULL;
+    kr->schema = spate_schema_new();
+    for (int c = 0; kr->schema && c < nkeys; c++)
+        if (spate_schema_add(kr->schema, node->schema->f[c].name, node->schema->f[c].type))
+            return SPATE_ENOMEM;
+    if (!kr->schema) return SPATE_ENOMEM;
+    kr->b = sp_batch_new(1);
+    return kr->b && !sp_batch_reset(kr->b, kr->schema) ? 0 : SPATE_ENOMEM;
+}
+
+static void key_row_free(key_row *kr)
+{
+    sp_batch_free(kr->b);
+    spate_schema_free(kr->schema);
+}
+
+static int is_str(agop op)
+{
+    return op == AG_MIN_S || op == AG_MAX_S;
+}
+
+static int is_dbl(agop op)
+{
+    return op == AG_SUM_D || op == AG_AVG || op == AG_MIN_D || op == AG_MAX_D;
+}
+
+static void slot_out(sp_wbuf *w, const wstate *st, const wcfg *cfg, uint32_t slot)
+{
+    if (cfg->fn) {
+        sp_w_row(w, chunk_of(st, slot), slot % CHUNK_ROWS);
+        return;
+    }
+    const cell *c = cells_of(st, cfg, slot);
+    for (int a = 0; a < cfg->naggs; a++) {
+        agop op = cfg->aggs[a].op;
+        sp_w_varint(w, (uint64_t)c[a].n);
+        if (is_str(op) && c[a].n > 0) sp_w_bytes(w, c[a].v.s.ptr, c[a].v.s.len);
+        else if (is_dbl(op)) sp_w_f64(w, c[a].v.d);
+        else if (op != AG_COUNT && !is_str(op)) sp_w_i64(w, c[a].v.i);
+    }
+}
+
+/* Reads into slot what slot_out wrote. A read error is sticky (the caller checks). */
+static int slot_in(sp_op *op, sp_rbuf *r, wstate *st, const wcfg *cfg, uint32_t slot)
+{
+    if (cfg->fn) {
+        st->scratch->n = 0;
+        sp_arena_reset(&st->scratch->arena);
+        int rc = sp_r_row(r, st->scratch);
+        if (rc) return rc == SPATE_EPARSE ? 0 : nomem(op);
+        return reduce_copy(op, st, cfg, slot, st->scratch, 0, 0);
+    }
+    cell *c = cells_of(st, cfg, slot);
+    memset(c, 0, (size_t)cfg->naggs * sizeof *c);
+    for (int a = 0; a < cfg->naggs && !r->err; a++) {
+        agop aop = cfg->aggs[a].op;
+        c[a].n = (int64_t)sp_r_varint(r);
+        if (is_dbl(aop)) c[a].v.d = sp_r_f64(r);
+        else if (aop != AG_COUNT && !is_str(aop)) c[a].v.i = sp_r_i64(r);
+        if (!is_str(aop) || c[a].n == 0) continue;
+        size_t len;
+        const void *p = sp_r_bytes(r, &len);
+        char *copy = p ? sp_arena_dup(&st->strs, p, len) : NULL;
+        if (p && len && !copy) return nomem(op);
+        c[a].v.s = (spate_str){copy ? copy : "", copy ? len : 0};
+    }
+    return 0;
+}
+
+static void header_out(sp_wbuf *w, const wstate *st)
+{
+    sp_w_u8(w, CKPT_VERSION);
+    sp_w_i64(w, st->wm);
+}
+
+static void win_out(sp_wbuf *w, const win *x)
+{
+    sp_w_u8(w, (uint8_t)x->pane);
+    sp_w_i64(w, x->start);
+    sp_w_i64(w, x->end);
+    sp_w_i64(w, x->deadline);
+    sp_w_varint(w, (uint64_t)x->elements);
+    sp_w_varint(w, (uint64_t)x->fired);
+    sp_w_varint(w, (uint64_t)x->trig.pending);
+    sp_w_i64(w, x->trig.early_due_ms);
+    sp_w_u8(w, (uint8_t)x->trig.on_time_done);
+}
+
+/* Position p of window x: flags, then the slots it has. A reduce slot without
+ * POS_HAS holds nothing defined (DISCARDING after a firing): only its existence
+ * is written. */
+static void pos_out(sp_wbuf *w, const wstate *st, const wcfg *cfg, const win *x, const wpos *p)
+{
+    int slot_val = p->slot != NONE && (!cfg->fn || (p->flags & POS_HAS));
+    uint8_t f = (uint8_t)(p->flags & (POS_HAS | POS_EMITTED));
+    f |= (p->mark == x->b.round ? CK_DIRTY : 0) | (p->slot != NONE ? CK_SLOT : 0) |
+         (p->prev != NONE ? CK_PREV : 0);
+    sp_w_u8(w, f);
+    if (slot_val) slot_out(w, st, cfg, p->slot);
+    if (p->prev != NONE) slot_out(w, st, cfg, p->prev);
+}
+
+/* Every key of window x into its key group's buffer. */
+static int snap_window(sp_op *op, wstate *st, const wcfg *cfg, sp_state_out *s, key_row *kr,
+                       const win *x)
+{
+    int kgs = sp_ctx_key_groups(op->node->ctx);
+    for (uint32_t i = 0; i < x->b.n; i++) {
+        const wpos *p = &x->b.pos[i];
+        sp_wbuf *w = sp_state_group(s, sp_keytable_key_group(&st->keys, p->key, kgs));
+        if (!w) return nomem(op);
+        if (!w->len) header_out(w, st);
+        sp_arena_reset(&kr->b->arena);
+        if (cfg->nkeys > 0 && sp_keytable_write_key(&st->keys, p->key, kr->b, 0)) return nomem(op);
+        sp_w_row(w, kr->b, 0);
+        win_out(w, x);
+        pos_out(w, st, cfg, x, p);
+        if (w->err) return nomem(op);
+    }
+    return 0;
+}
+
+static int win_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    wstate *st = op->st;
+    const wcfg *cfg = op->node->cfg;
+    sp_wbuf *iw = sp_state_instance(s);
+    if (!iw) return nomem(op);
+    header_out(iw, st);
+    key_row kr;
+    int rc = key_row_open(&kr, op->node, cfg->nkeys) ? nomem(op) : 0;
+    for (uint32_t w = 0; w < st->nwins && !rc; w++)
+        if (st->wins[w].live) rc = snap_window(op, st, cfg, s, &kr, &st->wins[w]);
+    key_row_free(&kr);
+    return rc ? rc : iw->err ? nomem(op) : 0;
+}
+
+static int corrupt(sp_op *op)
+{
+    return sp_op_fail(op, SPATE_EPARSE, "window: corrupt or unknown state in the checkpoint");
+}
+
+/* Version and watermark; the instance keeps the latest watermark it reads. */
+static int header_in(sp_op *op, wstate *st, sp_rbuf *r)
+{
+    if (sp_r_u8(r) != CKPT_VERSION) return corrupt(op);
+    int64_t wm = sp_r_i64(r);
+    if (r->err) return corrupt(op);
+    if (wm > st->wm) st->wm = wm;
+    return 0;
+}
+
+static void win_in(sp_rbuf *r, win *x)
+{
+    x->pane = sp_r_u8(r);
+    x->start = sp_r_i64(r);
+    x->end = sp_r_i64(r);
+    x->deadline = sp_r_i64(r);
+    x->elements = (int64_t)sp_r_varint(r);
+    x->fired = (int)sp_r_varint(r);
+    x->trig.pending = (int64_t)sp_r_varint(r);
+    x->trig.early_due_ms = sp_r_i64(r);
+    x->trig.on_time_done = sp_r_u8(r);
+}
+
+/* Joins the header h of a window restored before (see the section comment). */
+static void win_join(wstate *st, uint32_t w, const win *h)
+{
+    win *x = &st->wins[w];
+    if (h->fired > x->fired) x->fired = h->fired;
+    if (h->elements > x->elements) x->elements = h->elements;
+    if (h->trig.pending > x->trig.pending) x->trig.pending = h->trig.pending;
+    if (h->trig.early_due_ms < x->trig.early_due_ms) x->trig.early_due_ms = h->trig.early_due_ms;
+    x->trig.on_time_done |= h->trig.on_time_done;
+    if (h->deadline > x->deadline && x->heap != NONE) {
+        x->deadline = h->deadline;
+        heap_fix(st, x->heap);
+    }
+}
+
+/* The existing window of header h, or NONE when it must be created. */
+static uint32_t win_find(wstate *st, const wcfg *cfg, const win *h)
+{
+    if (h->pane) return map_get(&st->pmap, h->start);
+    switch (cfg->a.kind) {
+    case SPATE_WINDOW_TUMBLING:
+    case SPATE_WINDOW_SLIDING: return map_get(&st->wmap, h->start);
+    case SPATE_WINDOW_GLOBAL: return st->global ? st->global - 1 : NONE;
+    default: return NONE; /* sessions and count windows have one key each */
+    }
+}
+
+/* A new window from header h for key, registered where win_drop looks for it. */
+static uint32_t win_create(wstate *st, const wcfg *cfg, const win *h, uint32_t key)
+{
+    uint32_t w = win_new(st, h->start, h->end, key);
+    if (w == NONE) return NONE;
+    win *x = &st->wins[w];
+    x->deadline = h->deadline;
+    x->elements = h->elements;
+    x->fired = h->fired;
+    x->trig = h->trig;
+    x->pane = h->pane;
+    if (h->pane) return map_put(&st->pmap, h->start, w) ? NONE : w;
+    if (heap_push(st, w)) return NONE;
+    switch (cfg->a.kind) {
+    case SPATE_WINDOW_TUMBLING:
+    case SPATE_WINDOW_SLIDING: return map_put(&st->wmap, h->start, w) ? NONE : w;
+    case SPATE_WINDOW_GLOBAL: st->global = w + 1; break;
+    case SPATE_WINDOW_SESSION:
+        st->wins[w].next = *key_head(st, key);
+        *key_head(st, key) = w + 1;
+        break;
+    case SPATE_WINDOW_COUNT: *key_head(st, key) = w + 1; break;
+    }
+    return w;
+}
+
+/* Key's position in window w, as pos_out wrote it. */
+static int pos_in(sp_op *op, sp_rbuf *r, wstate *st, const wcfg *cfg, uint32_t w, uint32_t key)
+{
+    uint8_t f = sp_r_u8(r);
+    bucket *bk = &st->wins[w].b;
+    uint32_t p = bucket_get(bk, key);
+    if (p == NONE) return nomem(op);
+    wpos *ps = &bk->pos[p];
+    ps->flags = f & (POS_HAS | POS_EMITTED);
+    if ((f & CK_SLOT) && slot_alloc(st, cfg, &ps->slot)) return nomem(op);
+    if ((f & CK_PREV) && slot_alloc(st, cfg, &ps->prev)) return nomem(op);
+    int rc = 0;
+    if ((f & CK_SLOT) && (!cfg->fn || (f & POS_HAS))) rc = slot_in(op, r, st, cfg, ps->slot);
+    if (!rc && (f & CK_PREV)) rc = slot_in(op, r, st, cfg, ps->prev);
+    if (!rc && (f & CK_DIRTY) && bucket_touch(bk, p)) rc = nomem(op);
+    return rc;
+}
+
+/* One (window, key) record of a key group's buffer. */
+static int record_in(sp_op *op, sp_rbuf *r, wstate *st, const wcfg *cfg, key_row *kr)
+{
+    kr->b->n = 0;
+    sp_arena_reset(&kr->b->arena);
+    int rc = sp_r_row(r, kr->b), ins;
+    if (rc) return rc == SPATE_EPARSE ? corrupt(op) : nomem(op);
+    uint64_t hash = cfg->nkeys > 0 ? sp_row_key_hash(kr->b, 0, cfg->nkeys) : 0;
+    uint32_t *kv = sp_keytable_find_or_insert(&st->keys, hash, kr->b, 0, cfg->nkeys, &ins);
+    if (!kv) return nomem(op);
+    uint32_t key = sp_keytable_index(&st->keys, kv);
+    win h = {0};
+    win_in(r, &h);
+    if (r->err) return corrupt(op);
+    uint32_t w = win_find(st, cfg, &h);
+    if (w != NONE) win_join(st, w, &h);
+    else if ((w = win_create(st, cfg, &h, key)) == NONE) return nomem(op);
+    return pos_in(op, r, st, cfg, w, key);
+}
+
+static int group_in(sp_op *op, sp_rbuf *r, wstate *st, const wcfg *cfg, key_row *kr)
+{
+    int rc = header_in(op, st, r);
+    while (!rc && r->pos < r->len && !r->err) rc = record_in(op, r, st, cfg, kr);
+    return rc ? rc : sp_r_done(r) ? 0 : corrupt(op);
+}
+
+/* After every record: the sliding windows not written (not fired yet) come back
+ * from their panes, and the period clock from the windows' trigger states. A
+ * sliding window fires on time when it never fired or counted elements since;
+ * elements are counted per window only for some triggers, so once a restored
+ * window has fired early (at the end of the previous run: fire_resumable), every
+ * element is counted from now on, or that window would miss its update. */
+static int restore_done(sp_op *op, wstate *st, const wcfg *cfg)
+{
+    for (uint32_t w = 0; w < st->nwins; w++) {
+        const win *x = &st->wins[w];
+        if (x->live && x->pane && sliding_cover(st, cfg, x->start)) return nomem(op);
+    }
+    for (uint32_t w = 0; w < st->nwins; w++) {
+        const win *x = &st->wins[w];
+        if (!x->live || x->pane) continue;
+        if (x->trig.early_due_ms < st->next_period) st->next_period = x->trig.early_due_ms;
+        if (cfg->panes && x->fired && !x->trig.on_time_done) st->count_fired = 1;
+    }
+    return 0;
+}
+
+static int win_restore(sp_op *op, sp_state_in *s)
+{
+    wstate *st = op->st;
+    const wcfg *cfg = op->node->cfg;
+    sp_rbuf r;
+    int rc = sp_state_instance_in(s, &r) ? header_in(op, st, &r) : 0, g;
+    key_row kr = {0};
+    if (!rc && key_row_open(&kr, op->node, cfg->nkeys)) rc = nomem(op);
+    while (!rc && sp_state_next_group(s, &g, &r)) rc = group_in(op, &r, st, cfg, &kr);
+    key_row_free(&kr);
+    return rc ? rc : restore_done(op, st, cfg);
+}
+
 static const sp_op_class window_class = {
     .name = "window", .open = win_open, .push = win_push, .watermark = win_watermark,
-    .tick = win_tick, .finish = win_finish, .close = win_close, .cfg_free = wcfg_free,
+    .tick = win_tick, .finish = win_finish, .snapshot = win_snapshot, .restore = win_restore,
+    .close = win_close, .cfg_free = wcfg_free,
 };
 
 /* ------------------------------------------------------------ building */
