@@ -30,6 +30,8 @@ SP_EMPTY_TABLE(tests_ckpt_store);
 SP_EMPTY_TABLE(tests_state_ops);
 SP_EMPTY_TABLE(tests_ckpt_connectors);
 SP_EMPTY_TABLE(tests_ckpt_keyed);
+SP_EMPTY_TABLE(tests_ckpt_dstream);
+SP_EMPTY_TABLE(tests_ckpt_windows);
 
 static int run_one(const sp_test *t)
 {

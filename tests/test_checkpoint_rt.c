@@ -70,9 +70,12 @@ static void free_st(sp_op *op)
     free(op->st);
 }
 
-static const sp_op_class src_class = {.name = "counting source", .open = src_open,
-                                      .poll = src_poll, .snapshot = src_snapshot,
-                                      .restore = src_restore, .close = free_st,
+static const sp_op_class src_class = {.name = "counting source",
+                                      .open = src_open,
+                                      .poll = src_poll,
+                                      .snapshot = src_snapshot,
+                                      .restore = src_restore,
+                                      .close = free_st,
                                       .cfg_free = free_cfg};
 
 /* ---- keyed sums, state per key group */
@@ -154,9 +157,13 @@ static int sum_finish(sp_op *op)
     return sp_op_emit(op, b);
 }
 
-static const sp_op_class sum_class = {.name = "keyed sums", .open = sum_open, .push = sum_push,
-                                      .finish = sum_finish, .snapshot = sum_snapshot,
-                                      .restore = sum_restore, .close = free_st};
+static const sp_op_class sum_class = {.name = "keyed sums",
+                                      .open = sum_open,
+                                      .push = sum_push,
+                                      .finish = sum_finish,
+                                      .snapshot = sum_snapshot,
+                                      .restore = sum_restore,
+                                      .close = free_st};
 
 /* ---- collector: writes the totals to a file (the crash child's only output) */
 
@@ -173,8 +180,8 @@ static int out_push(sp_op *op, int port, sp_batch *b)
     return 0;
 }
 
-static const sp_op_class out_class = {.name = "totals file", .push = out_push, .stateless = 1,
-                                      .cfg_free = free_cfg};
+static const sp_op_class out_class = {
+    .name = "totals file", .push = out_push, .stateless = 1, .cfg_free = free_cfg};
 
 static spate_ctx *build(const char *workers, const char *dir, int64_t count, int slow,
                         const char *out_path)
@@ -307,16 +314,16 @@ static void ckpt_rt_fingerprint(void)
     spate_conf_set(conf, "checkpoint.dir", dir);
     spate_ctx_new(conf, &ctx);
     spate_stream *g;
-    REQUIRE_OK(spate_source_open(ctx, "generator", NULL,
-                                 (const char *[]){"count", "10", NULL}, &g));
+    REQUIRE_OK(
+        spate_source_open(ctx, "generator", NULL, (const char *[]){"count", "10", NULL}, &g));
     REQUIRE_OK(spate_sink_open(g, "blackhole", NULL));
     CHECK_EQ_INT(spate_ctx_start(ctx), SPATE_ESTATE);
     CHECK(strstr(spate_last_error(), "checkpoint.reset") != NULL);
     spate_ctx_free(ctx);
     spate_conf_set(conf, "checkpoint.reset", "true");
     spate_ctx_new(conf, &ctx);
-    REQUIRE_OK(spate_source_open(ctx, "generator", NULL,
-                                 (const char *[]){"count", "10", NULL}, &g));
+    REQUIRE_OK(
+        spate_source_open(ctx, "generator", NULL, (const char *[]){"count", "10", NULL}, &g));
     REQUIRE_OK(spate_sink_open(g, "blackhole", NULL));
     REQUIRE_OK(spate_ctx_start(ctx));
     REQUIRE_OK(spate_ctx_await_termination(ctx, 60000));
@@ -332,8 +339,8 @@ static void ckpt_rt_delivery_needs_dir(void)
     spate_ctx *ctx;
     REQUIRE_OK(spate_ctx_new(conf, &ctx));
     spate_stream *g;
-    REQUIRE_OK(spate_source_open(ctx, "generator", NULL,
-                                 (const char *[]){"count", "10", NULL}, &g));
+    REQUIRE_OK(
+        spate_source_open(ctx, "generator", NULL, (const char *[]){"count", "10", NULL}, &g));
     REQUIRE_OK(spate_sink_open(g, "blackhole", NULL));
     CHECK_EQ_INT(spate_ctx_start(ctx), SPATE_EINVAL);
     CHECK(strstr(spate_last_error(), "checkpoint.dir") != NULL);
@@ -341,8 +348,41 @@ static void ckpt_rt_delivery_needs_dir(void)
     spate_conf_free(conf);
 }
 
-const sp_test tests_ckpt_rt[] = {{"ckpt_rt_runs_and_keeps", ckpt_rt_runs_and_keeps},
-                                 {"ckpt_rt_kill_and_restore", ckpt_rt_kill_and_restore},
-                                 {"ckpt_rt_fingerprint", ckpt_rt_fingerprint},
-                                 {"ckpt_rt_delivery_needs_dir", ckpt_rt_delivery_needs_dir},
-                                 {NULL, NULL}};
+/* An operator class with state but no snapshot hooks (every public operator has
+ * them now): a job with checkpoints refuses to start rather than restore wrongly. */
+static int forgetful_push(sp_op *op, int port, sp_batch *b)
+{
+    sp_op_release(op, b);
+    return 0;
+}
+
+static const sp_op_class forgetful_class = {.name = "forgetful", .push = forgetful_push};
+
+static void ckpt_rt_refuses_unsnapshottable(void)
+{
+    char dir[64], out[300];
+    make_paths(dir, out);
+    spate_conf *conf = spate_conf_new();
+    spate_conf_set(conf, "checkpoint.dir", dir);
+    spate_ctx *ctx;
+    REQUIRE_OK(spate_ctx_new(conf, &ctx));
+    spate_conf_free(conf);
+    spate_stream *g, *f;
+    REQUIRE_OK(
+        spate_source_open(ctx, "generator", NULL, (const char *[]){"count", "10", NULL}, &g));
+    spate_schema *s = sp_schema_copy(spate_stream_schema(g));
+    sp_exchange ex = SP_EX_FORWARD;
+    REQUIRE_OK(sp_node_add(ctx, &forgetful_class, NULL, s, 0, 1, &g, &ex, 0, &f));
+    REQUIRE_OK(spate_sink_open(f, "blackhole", NULL));
+    CHECK_EQ_INT(spate_ctx_start(ctx), SPATE_EUNSUPPORTED);
+    CHECK(strstr(spate_last_error(), "'forgetful'") != NULL);
+    spate_ctx_free(ctx);
+}
+
+const sp_test tests_ckpt_rt[] = {
+    {"ckpt_rt_refuses_unsnapshottable", ckpt_rt_refuses_unsnapshottable},
+    {"ckpt_rt_runs_and_keeps", ckpt_rt_runs_and_keeps},
+    {"ckpt_rt_kill_and_restore", ckpt_rt_kill_and_restore},
+    {"ckpt_rt_fingerprint", ckpt_rt_fingerprint},
+    {"ckpt_rt_delivery_needs_dir", ckpt_rt_delivery_needs_dir},
+    {NULL, NULL}};

@@ -239,26 +239,6 @@ static void test_fingerprint_mismatch(void)
     free(fresh);
 }
 
-/* An operator without checkpoint support refuses to start, by name. */
-static void test_unsupported_operator(void)
-{
-    char dir[] = "/tmp/spate-ckk-XXXXXX";
-    REQUIRE_OK(mkdtemp(dir) ? 0 : -1);
-    spate_ctx *ctx = ctx_of(1, 10, dir, 0);
-    spate_stream *g = NULL, *w;
-    REQUIRE_OK(spate_source_open(ctx, "generator", NULL,
-                                 (const char *[]){"count", "100", "keys", "4", NULL}, &g));
-    spate_window_spec spec = {.kind = SPATE_WINDOW_TUMBLING, .size_ms = 1000, .processing_time = 1};
-    REQUIRE_OK(spate_window_aggregate(key_by1(g, "key"), &spec, 1, gen_aggs, &w));
-    last_rows *l = last_new();
-    REQUIRE_OK(spate_sink_callback(w, keep_last, l));
-    CHECK_EQ_INT(spate_ctx_start(ctx), SPATE_EUNSUPPORTED);
-    CHECK(strstr(spate_last_error(), "'window'") != NULL);
-    spate_ctx_free(ctx);
-    rm_tree(dir);
-    free(l);
-}
-
 /* ------------------------------------------- rescaling, with a queue source */
 
 /* In the continuous style, where the folds keep their state too (per micro-batch
@@ -368,7 +348,6 @@ const sp_test tests_ckpt_keyed[] = {
     {"ckpt_keyed_resume_2_workers", test_resume_2_workers},
     {"ckpt_keyed_resume_continuous", test_resume_continuous},
     {"ckpt_keyed_fingerprint_mismatch", test_fingerprint_mismatch},
-    {"ckpt_keyed_unsupported_operator", test_unsupported_operator},
     {"ckpt_keyed_rescale", test_rescale},
     {"ckpt_keyed_per_batch_state_empty", test_per_batch_state_empty},
     {NULL, NULL},
