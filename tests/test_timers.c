@@ -351,7 +351,8 @@ static void test_errors(void)
     CHECK(spate_process(k, clash, timer_at_ts, emit_when, NULL, &p) < 0);
     CHECK_EQ_INT(spate_timer_at_event_time(NULL, 5), SPATE_EINVAL);
     REQUIRE_OK(spate_process(k, os, fail_process, NULL, NULL, &p));
-    REQUIRE_OK(spate_stream_foreach_batch(p, on_rows, seen_new()));
+    void *seen = seen_new();
+    REQUIRE_OK(spate_stream_foreach_batch(p, on_rows, seen));
     REQUIRE_OK(spate_ctx_start(ctx));
     CHECK_EQ_INT(spate_ctx_await_termination(ctx, 60000), SPATE_EUSER);
     CHECK(strstr(spate_ctx_error(ctx), "returned -3") != NULL);
@@ -359,6 +360,7 @@ static void test_errors(void)
     spate_schema_free(clash);
     spate_schema_free(s);
     spate_ctx_free(ctx);
+    free(seen);
 }
 
 const sp_test tests_timers[] = {
