@@ -142,6 +142,7 @@ spate_conf *spate_conf_new(void);
  *   key_groups           key groups P, fixed per job (128)
  *   batch.interval.ms    micro-batch interval; 0 = continuous style (0)
  *   batch.rows           rows per columnar batch (1024)
+ *   state.ttl.ms         drop keyed and never-closing window state idle this long (0 = never)
  *   queue.capacity       batches per exchange queue (64)
  *   bad_records.policy   skip | dead-letter | fail (dead-letter)
  *   dead_letter.path     file for dead letters, '-' = stderr (-)
@@ -546,6 +547,16 @@ int spate_state_get(const spate_state *s, spate_row *state);
  * at the first call of this invocation; later calls return the same builder). */
 int spate_state_update(spate_state *s, spate_out **new_state);
 int spate_state_remove(spate_state *s);
+/* The key's C object when the spec has c_size > 0 (see spate_state_spec): created
+ * zeroed when the key has none, which makes the state exist (as an update does);
+ * changes to it are the new state. On a timing-out key it returns the existing
+ * object to read: the key is removed after the call, so changes are discarded (not
+ * an error). NULL, with SPATE_ESTATE failing the job, after spate_state_remove, on
+ * a spec without c_size, or out of memory. With c_size, spate_state_get returns
+ * SPATE_ESTATE and spate_state_update is a misuse. */
+void *spate_state_object(spate_state *s);
+/* For c_serialize: appends n bytes to the serialized form. 0 or SPATE_ENOMEM. */
+int spate_state_write(void *out_ctx, const void *p, size_t n);
 
 /* mapWithState's function: called once per record of the stream (value: its value
  * columns) and once for each key that times out (value NULL, state timing out).
@@ -574,6 +585,21 @@ typedef struct spate_state_spec {
      * it must be 0 or equal to key_groups (SPATE_EINVAL otherwise). */
     int num_partitions;
     int64_t ttl_ms; /* state TTL (see above); a key past both ttl and timeout gets no call */
+    /* C state: c_size > 0 makes each key's state a C object of c_size bytes
+     * (spate_state_object) instead of a state_schema row; state_schema must be NULL
+     * and initial_state_csv unset. Checkpoints and the snapshots stream - columns
+     * (key columns, state BYTES) - hold its serialized form: c_serialize writes it
+     * with spate_state_write(out_ctx, ...) and returns 0 (< 0 fails the job);
+     * c_deserialize rebuilds the zeroed obj from it and returns 0 (< 0 fails the
+     * restore). Without them the c_size bytes are copied as they are (plain data;
+     * a checkpointed state of another length fails the restore). c_free, when set,
+     * releases what an object owns (not the object itself) when its key's state is
+     * removed, times out, expires or is restored over, and when the context is
+     * freed; it must also accept an object c_deserialize failed on. */
+    size_t c_size;
+    int (*c_serialize)(const void *obj, void *out_ctx, void *ud);
+    int (*c_deserialize)(const void *data, size_t len, void *obj, void *ud);
+    void (*c_free)(void *obj, void *ud);
 } spate_state_spec;
 
 /* Works in both styles (it is per record). Output: out_schema rows, not keyed.

@@ -17,18 +17,32 @@
 #include <stdint.h>
 #include <unistd.h>
 
+/* The runner's children leave by _exit, past LeakSanitizer's exit check: tests of
+ * objects owning memory ask for a leak check themselves (sanitized builds). */
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#define CHECK_NO_LEAKS() CHECK_EQ_INT(__lsan_do_recoverable_leak_check(), 0)
+#else
+#define CHECK_NO_LEAKS() ((void)0)
+#endif
+
 /* ------------------------------------------------------------- harness */
 
 enum { MAX_BATCHES = 64, MAX_ROWS = 64, ROW_TEXT = 64 };
 
+/* Text of a BYTES cell (NULL: "<N bytes>"). */
+typedef void (*bytes_text_fn)(spate_str v, char *buf, size_t cap);
+
 typedef struct collected {
     pthread_mutex_t mu;
+    bytes_text_fn bytes_text;
     int nb;
     char sorted[MAX_BATCHES][MAX_ROWS * ROW_TEXT];
     char ordered[MAX_BATCHES][MAX_ROWS * ROW_TEXT];
 } collected;
 
-static void row_to_text(const spate_row *r, const spate_schema *s, char *buf, size_t cap)
+static void row_to_text(const spate_row *r, const spate_schema *s, bytes_text_fn bytes_text,
+                        char *buf, size_t cap)
 {
     size_t len = 0;
     buf[0] = 0;
@@ -36,6 +50,14 @@ static void row_to_text(const spate_row *r, const spate_schema *s, char *buf, si
         const char *sep = c ? "," : "";
         if (spate_row_is_null(r, c)) {
             len += snprintf(buf + len, cap - len, "%sNULL", sep);
+        } else if (spate_schema_type(s, c) == SPATE_BYTES) {
+            char text[ROW_TEXT];
+            spate_str v = spate_row_str(r, c);
+            if (bytes_text)
+                bytes_text(v, text, sizeof text);
+            else
+                snprintf(text, sizeof text, "<%zu bytes>", v.len);
+            len += snprintf(buf + len, cap - len, "%s%s", sep, text);
         } else if (spate_schema_type(s, c) == SPATE_STRING) {
             spate_str v = spate_row_str(r, c);
             len += snprintf(buf + len, cap - len, "%s%.*s", sep, (int)v.len, v.ptr);
@@ -78,7 +100,7 @@ static int collect(const spate_rows *rs, int64_t time_ms, void *ud)
     for (size_t i = 0; i < n; i++) {
         spate_row r;
         spate_rows_get(rs, i, &r);
-        row_to_text(&r, spate_rows_schema(rs), text[i], ROW_TEXT);
+        row_to_text(&r, spate_rows_schema(rs), c->bytes_text, text[i], ROW_TEXT);
         rows[i] = text[i];
     }
     pthread_mutex_lock(&c->mu);
@@ -94,6 +116,13 @@ static collected *collected_new(void)
 {
     collected *c = calloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static collected *collected_bytes(bytes_text_fn bytes_text)
+{
+    collected *c = collected_new();
+    c->bytes_text = bytes_text;
     return c;
 }
 
@@ -571,7 +600,7 @@ static int sink_keep(const spate_rows *rs, int64_t time_ms, void *ud)
     for (size_t i = 0; i < spate_rows_count(rs) && k->n < MAX_ROWS; i++) {
         spate_row r;
         spate_rows_get(rs, i, &r);
-        row_to_text(&r, spate_rows_schema(rs), k->text[k->n++], ROW_TEXT);
+        row_to_text(&r, spate_rows_schema(rs), NULL, k->text[k->n++], ROW_TEXT);
     }
     pthread_mutex_unlock(&k->mu);
     return 0;
@@ -682,6 +711,397 @@ static void test_checkpoint_roundtrip(void)
     }
 }
 
+/* ---------------------------------------------------------------- C state */
+
+/* Plain data: a key's running sum, count and max, kept as raw bytes. */
+typedef struct c_acc {
+    int64_t sum, count, max;
+} c_acc;
+
+/* Counts the heap arrays of c_vec objects alive (c_vec_push allocates,
+ * c_deserialize too; c_free releases) and switches the vec job's behaviours. */
+typedef struct vec_opts {
+    pthread_mutex_t mu;
+    int owned, frees;
+    int64_t remove_above; /* remove a key once its sum exceeds it (0 = never) */
+    int deserialize_fails;
+} vec_opts;
+
+/* An object owning heap memory: a growable array of a key's values. */
+typedef struct c_vec {
+    int64_t *v;
+    size_t n, cap;
+} c_vec;
+
+static void acc_text(spate_str b, char *buf, size_t cap)
+{
+    c_acc a;
+    if (b.len != sizeof a) {
+        snprintf(buf, cap, "bad:%zu", b.len);
+        return;
+    }
+    memcpy(&a, b.ptr, sizeof a);
+    snprintf(buf, cap, "%lld/%lld/%lld", (long long)a.sum, (long long)a.count, (long long)a.max);
+}
+
+/* Output (k, sum, count, max) per record; the state must not be read as a row. */
+static int acc_fn(const spate_row *key, const spate_row *value, spate_state *state, spate_out *out,
+                  void *ud)
+{
+    spate_row cur;
+    spate_out *ns;
+    CHECK_EQ_INT(spate_state_get(state, &cur), SPATE_ESTATE);
+    c_acc *a = spate_state_object(state);
+    if (!a || !value) return -1;
+    int64_t v = spate_row_int(value, 0);
+    a->max = a->count == 0 || v > a->max ? v : a->max;
+    a->sum += v;
+    a->count++;
+    CHECK_EQ_INT(spate_state_exists(state), 1);
+    spate_str k = spate_row_str(key, 0);
+    spate_out_set_str(out, 0, k.ptr, k.len);
+    spate_out_set_int(out, 1, a->sum);
+    spate_out_set_int(out, 2, a->count);
+    spate_out_set_int(out, 3, a->max);
+    int rc = spate_out_emit(out);
+    /* Updating as a row is a misuse that fails the job: only tried by ud's request. */
+    return ud && spate_state_update(state, &ns) == SPATE_ESTATE ? 0 : rc;
+}
+
+static int vec_push(c_vec *c, int64_t x, vec_opts *o)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 2;
+        int64_t *p = realloc(c->v, cap * sizeof *p);
+        if (!p) return -1;
+        pthread_mutex_lock(&o->mu);
+        o->owned += c->v == NULL;
+        pthread_mutex_unlock(&o->mu);
+        c->v = p;
+        c->cap = cap;
+    }
+    c->v[c->n++] = x;
+    return 0;
+}
+
+static void vec_free(void *obj, void *ud)
+{
+    c_vec *c = obj;
+    vec_opts *o = ud;
+    pthread_mutex_lock(&o->mu);
+    o->owned -= c->v != NULL;
+    o->frees++;
+    pthread_mutex_unlock(&o->mu);
+    free(c->v);
+}
+
+/* Serialized form: the count (uint64) then the values. */
+static int vec_serialize(const void *obj, void *out_ctx, void *ud)
+{
+    const c_vec *c = obj;
+    uint64_t n = c->n;
+    int rc = spate_state_write(out_ctx, &n, sizeof n);
+    return rc ? rc : spate_state_write(out_ctx, c->v, c->n * sizeof *c->v);
+}
+
+static int vec_deserialize(const void *data, size_t len, void *obj, void *ud)
+{
+    c_vec *c = obj;
+    vec_opts *o = ud;
+    uint64_t n;
+    if (o->deserialize_fails || len < sizeof n) return -1;
+    memcpy(&n, data, sizeof n);
+    if (len != sizeof n + n * sizeof *c->v) return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t x;
+        memcpy(&x, (const char *)data + sizeof n + i * sizeof x, sizeof x);
+        if (vec_push(c, x, o)) return -1;
+    }
+    return 0;
+}
+
+static void vec_text(spate_str b, char *buf, size_t cap)
+{
+    uint64_t n = 0;
+    size_t len = 0;
+    if (b.len >= sizeof n) memcpy(&n, b.ptr, sizeof n);
+    buf[0] = 0;
+    for (uint64_t i = 0; i < n && len < cap && sizeof n + (i + 1) * 8 <= b.len; i++) {
+        int64_t x;
+        memcpy(&x, b.ptr + sizeof n + i * sizeof x, sizeof x);
+        len += snprintf(buf + len, cap - len, "%s%lld", i ? "|" : "", (long long)x);
+    }
+}
+
+/* Output (k, n, sum, timed_out) per record and for a timing-out key, which reads
+ * its object one last time. */
+static int vec_fn(const spate_row *key, const spate_row *value, spate_state *state, spate_out *out,
+                  void *ud)
+{
+    vec_opts *o = ud;
+    c_vec *c = spate_state_object(state);
+    if (!c) return -1;
+    int timing_out = spate_state_is_timing_out(state);
+    if (!timing_out && vec_push(c, spate_row_int(value, 0), o)) return -1;
+    int64_t sum = 0;
+    for (size_t i = 0; i < c->n; i++)
+        sum += c->v[i];
+    spate_str k = spate_row_str(key, 0);
+    spate_out_set_str(out, 0, k.ptr, k.len);
+    spate_out_set_int(out, 1, (int64_t)c->n);
+    spate_out_set_int(out, 2, sum);
+    spate_out_set_int(out, 3, timing_out);
+    if (o->remove_above && sum > o->remove_above && spate_state_remove(state)) return -1;
+    return spate_out_emit(out);
+}
+
+static vec_opts *vec_opts_new(void)
+{
+    vec_opts *o = calloc(1, sizeof *o);
+    pthread_mutex_init(&o->mu, NULL);
+    return o;
+}
+
+/* A job with a plain c_acc state (when acc_size > 0: its c_size) and/or a c_vec
+ * state (when vec is set), collecting each operator's output and snapshots into the
+ * collectors that are set. */
+typedef struct c_job {
+    size_t acc_size;
+    vec_opts *vec;
+    int64_t timeout_ms, ttl_ms;
+    collected *acc_out, *acc_snaps, *vec_out, *vec_snaps;
+    char err[512]; /* the job's error, if any */
+} c_job;
+
+static int discard(const spate_rows *rs, int64_t time_ms, void *ud)
+{
+    return 0;
+}
+
+/* mapWithState(spec) on keyed with its output into out (NULL: dropped) and its
+ * snapshots into snaps (when set). */
+static int add_c_state(spate_stream *keyed, const spate_state_spec *spec, const char *out_decl,
+                       collected *out, collected *snaps)
+{
+    spate_schema *os = schema_of(out_decl);
+    spate_state_spec sp = *spec;
+    sp.out_schema = os;
+    spate_stream *mapped, *ss;
+    int rc = spate_map_with_state(keyed, &sp, &mapped);
+    spate_schema_free(os);
+    if (!rc) rc = spate_stream_foreach_batch(mapped, out ? collect : discard, out);
+    if (!rc && snaps) rc = spate_state_snapshots(mapped, &ss);
+    if (!rc && snaps) rc = spate_stream_foreach_batch(ss, collect, snaps);
+    return rc;
+}
+
+static int run_c_job(const char *dir, int workers, const char *const *items, c_job *j)
+{
+    spate_ctx *ctx = ctx_with(workers, 20, dir);
+    spate_stream *keyed = keyed_queue(ctx, items);
+    spate_state_spec acc = {.fn = acc_fn, .c_size = j->acc_size};
+    spate_state_spec vec = {.fn = vec_fn,
+                            .ud = j->vec,
+                            .c_size = sizeof(c_vec),
+                            .c_serialize = vec_serialize,
+                            .c_deserialize = vec_deserialize,
+                            .c_free = vec_free,
+                            .timeout_ms = j->timeout_ms,
+                            .ttl_ms = j->ttl_ms};
+    int rc = 0;
+    if (j->acc_size)
+        rc = add_c_state(keyed, &acc, "k STRING, sum BIGINT, n BIGINT, max BIGINT", j->acc_out,
+                         j->acc_snaps);
+    if (!rc && j->vec)
+        rc = add_c_state(keyed, &vec, "k STRING, n BIGINT, sum BIGINT, t INT", j->vec_out,
+                         j->vec_snaps);
+    if (!rc) rc = run_job(ctx);
+    if (rc) snprintf(j->err, sizeof j->err, "%s / %s", spate_last_error(), spate_ctx_error(ctx));
+    spate_ctx_free(ctx);
+    return rc;
+}
+
+/* A plain struct per key over three micro-batches: exact sums, counts and maxima,
+ * and the snapshots carry its raw bytes. */
+static void test_c_plain_struct(void)
+{
+    for (int w = 1; w <= 2; w++) {
+        c_job j = {.acc_size = sizeof(c_acc)};
+        j.acc_out = collected_new();
+        j.acc_snaps = collected_bytes(acc_text);
+        REQUIRE_OK(run_c_job(NULL, w, kv_items, &j));
+        check_batches(
+            j.acc_out, w,
+            (const char *const[]){"a,1,1,1;b,2,1,2;a,4,2,3", "b,7,2,5;c,1,1,1", "a,14,3,10", NULL});
+        check_batches(j.acc_snaps, w,
+                      (const char *const[]){"a,4/2/3;b,2/1/2", "a,4/2/3;b,7/2/5;c,1/1/1",
+                                            "a,14/3/10;b,7/2/5;c,1/1/1", NULL});
+        free(j.acc_out);
+        free(j.acc_snaps);
+    }
+}
+
+/* Objects owning heap memory: removal frees them (a removed key starts afresh),
+ * the rest are freed with the context; the snapshots use c_serialize. */
+static void test_c_heap_object(void)
+{
+    for (int w = 1; w <= 2; w++) {
+        c_job j = {.vec = vec_opts_new()};
+        j.vec->remove_above = 5;
+        j.vec_out = collected_new();
+        j.vec_snaps = collected_bytes(vec_text);
+        REQUIRE_OK(run_c_job(NULL, w, kv_items, &j));
+        check_batches(
+            j.vec_out, w,
+            (const char *const[]){"a,1,1,0;b,1,2,0;a,2,4,0", "b,2,7,0;c,1,1,0", "a,3,14,0", NULL});
+        check_batches(j.vec_snaps, w, (const char *const[]){"a,1|3;b,2", "a,1|3;c,1", "c,1", NULL});
+        CHECK_EQ_INT(j.vec->owned, 0);
+        CHECK_EQ_INT(j.vec->frees, 3); /* b and a removed, c at the end */
+        free(j.vec);
+        free(j.vec_out);
+        free(j.vec_snaps);
+    }
+    CHECK_NO_LEAKS();
+}
+
+/* Timeout 50 ms: "a" reads its object in the timing-out call, then it is freed;
+ * TTL 50 ms frees it without a call. */
+static void test_c_timeout_ttl(void)
+{
+    for (int ttl = 0; ttl <= 1; ttl++) {
+        c_job j = {.vec = vec_opts_new()};
+        j.timeout_ms = ttl ? 0 : 50;
+        j.ttl_ms = ttl ? 50 : 0;
+        j.vec_out = collected_new();
+        REQUIRE_OK(run_c_job(NULL, 1, idle_items, &j));
+        check_batches(j.vec_out, 1,
+                      (const char *const[]){"a,1,1,0;b,1,1,0", "b,2,2,0", "b,3,3,0",
+                                            ttl ? "b,4,4,0" : "b,4,4,0;a,1,1,1", "b,5,5,0",
+                                            "b,6,6,0", NULL});
+        CHECK_EQ_INT(j.vec->owned, 0);
+        CHECK_EQ_INT(j.vec->frees, 2);
+        free(j.vec);
+        free(j.vec_out);
+    }
+    CHECK_NO_LEAKS();
+}
+
+/* Two runs on one checkpoint directory: the second continues both C states, the
+ * plain one restored from raw bytes, the heap one through c_deserialize. */
+static void test_c_checkpoint_roundtrip(void)
+{
+    static const char *const first[] = {"a,1\nb,2\na,3\n", "b,5\nc,1\n", NULL};
+    static const char *const second[] = {"a,10\n", NULL};
+    for (int w = 1; w <= 2; w++) {
+        char dir[] = "/tmp/spate-cstate-ckpt-XXXXXX";
+        REQUIRE_OK(mkdtemp(dir) == NULL);
+        c_job j = {.acc_size = sizeof(c_acc), .vec = vec_opts_new()};
+        j.acc_out = collected_new();
+        j.acc_snaps = collected_new(); /* the same job both times: with snapshots */
+        j.vec_snaps = collected_new();
+        REQUIRE_OK(run_c_job(dir, w, first, &j));
+        check_batches(j.acc_out, w,
+                      (const char *const[]){"a,1,1,1;b,2,1,2;a,4,2,3", "b,7,2,5;c,1,1,1", NULL});
+        free(j.acc_out);
+        free(j.acc_snaps);
+        free(j.vec_snaps);
+        j.acc_out = collected_new();
+        j.acc_snaps = collected_bytes(acc_text);
+        j.vec_snaps = collected_bytes(vec_text);
+        REQUIRE_OK(run_c_job(dir, w, second, &j));
+        check_batches(j.acc_out, 2, (const char *const[]){"a,14,3,10", NULL});
+        check_batches(j.acc_snaps, 2, (const char *const[]){"a,14/3/10;b,7/2/5;c,1/1/1", NULL});
+        check_batches(j.vec_snaps, 2, (const char *const[]){"a,1|3|10;b,2|5;c,1", NULL});
+        CHECK_EQ_INT(j.vec->owned, 0);
+        free(j.acc_out);
+        free(j.acc_snaps);
+        free(j.vec_snaps);
+        free(j.vec);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK_EQ_INT(system(cmd), 0);
+    }
+    CHECK_NO_LEAKS();
+}
+
+static void test_c_spec_errors(void)
+{
+    spate_ctx *ctx = ctx_new(1, 20);
+    spate_schema *st = schema_of("total BIGINT"), *os = schema_of("x INT");
+    spate_stream *keyed = keyed_queue(ctx, kv_items), *out;
+    spate_state_spec spec = {.out_schema = os, .fn = acc_fn, .c_size = sizeof(c_acc)};
+    REQUIRE_OK(spate_map_with_state(keyed, &spec, &out));
+    spec.state_schema = st;
+    CHECK_EQ_INT(spate_map_with_state(keyed, &spec, &out), SPATE_EINVAL);
+    CHECK(strstr(spate_last_error(), "c_size") != NULL);
+    spec.state_schema = NULL;
+    spec.initial_state_csv = "/nonexistent";
+    CHECK_EQ_INT(spate_map_with_state(keyed, &spec, &out), SPATE_EINVAL);
+    spec = (spate_state_spec){.state_schema = st, .out_schema = os, .fn = acc_fn};
+    spec.c_free = vec_free;
+    CHECK_EQ_INT(spate_map_with_state(keyed, &spec, &out), SPATE_EINVAL);
+    CHECK(strstr(spate_last_error(), "need c_size") != NULL);
+    spate_ctx_free(ctx);
+    spate_schema_free(st);
+    spate_schema_free(os);
+}
+
+/* Asks for a C object of a row state (a misuse). */
+static int row_object_fn(const spate_row *key, const spate_row *value, spate_state *state,
+                         spate_out *out, void *ud)
+{
+    return spate_state_object(state) ? -1 : 0;
+}
+
+/* spate_state_update on a C state, and spate_state_object on a row state, fail the
+ * job with SPATE_ESTATE. */
+static void test_c_misuse(void)
+{
+    c_job j = {.acc_size = sizeof(c_acc)};
+    spate_ctx *ctx = ctx_new(1, 20);
+    spate_state_spec spec = {.fn = acc_fn, .ud = &j, .c_size = sizeof(c_acc)};
+    REQUIRE_OK(add_c_state(keyed_queue(ctx, kv_items), &spec,
+                           "k STRING, s BIGINT, n BIGINT, m BIGINT", NULL, NULL));
+    CHECK_EQ_INT(run_job(ctx), SPATE_ESTATE);
+    CHECK(strstr(spate_ctx_error(ctx), "spate_state_object") != NULL);
+    spate_ctx_free(ctx);
+    ctx = ctx_new(1, 20);
+    spate_schema *st = schema_of("total BIGINT");
+    spec = (spate_state_spec){.state_schema = st, .fn = row_object_fn};
+    REQUIRE_OK(add_c_state(keyed_queue(ctx, kv_items), &spec,
+                           "k STRING, s BIGINT, n BIGINT, m BIGINT", NULL, NULL));
+    CHECK_EQ_INT(run_job(ctx), SPATE_ESTATE);
+    CHECK(strstr(spate_ctx_error(ctx), "c_size") != NULL);
+    spate_ctx_free(ctx);
+    spate_schema_free(st);
+}
+
+/* Restore errors: c_deserialize failing, and raw bytes of another length than
+ * c_size, fail the second run with a message saying so. */
+static void test_c_restore_errors(void)
+{
+    static const char *const first[] = {"a,1\nb,2\n", NULL};
+    static const char *const second[] = {"a,10\n", NULL};
+    for (int raw = 0; raw <= 1; raw++) {
+        char dir[] = "/tmp/spate-cstate-bad-XXXXXX";
+        REQUIRE_OK(mkdtemp(dir) == NULL);
+        c_job j = {.acc_size = raw ? sizeof(c_acc) : 0, .vec = raw ? NULL : vec_opts_new()};
+        REQUIRE_OK(run_c_job(dir, 1, first, &j));
+        if (raw)
+            j.acc_size = sizeof(c_acc) + 8;
+        else
+            j.vec->deserialize_fails = 1;
+        CHECK(run_c_job(dir, 1, second, &j) != 0);
+        CHECK(strstr(j.err, raw ? "c_size is 32" : "c_deserialize returned -1") != NULL);
+        if (!raw) CHECK_EQ_INT(j.vec->owned, 0);
+        free(j.vec);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK_EQ_INT(system(cmd), 0);
+    }
+    CHECK_NO_LEAKS();
+}
+
 const sp_test tests_state_ops[] = {
     {"state_update_running_sum_idle_keys", test_update_running_sum_idle_keys},
     {"state_update_remove", test_update_remove},
@@ -698,5 +1118,12 @@ const sp_test tests_state_ops[] = {
     {"state_map_spec_validation", test_map_spec_validation},
     {"state_map_continuous", test_map_continuous},
     {"state_checkpoint_roundtrip", test_checkpoint_roundtrip},
+    {"state_c_plain_struct", test_c_plain_struct},
+    {"state_c_heap_object", test_c_heap_object},
+    {"state_c_timeout_ttl", test_c_timeout_ttl},
+    {"state_c_checkpoint_roundtrip", test_c_checkpoint_roundtrip},
+    {"state_c_spec_errors", test_c_spec_errors},
+    {"state_c_misuse", test_c_misuse},
+    {"state_c_restore_errors", test_c_restore_errors},
     {NULL, NULL},
 };

@@ -37,16 +37,22 @@
  * (SPATE_ESTATE). TTL drops keys without a call; when both have passed, TTL wins.
  * Snapshots, when asked for, go to the node's side output after each epoch.
  *
+ * C state (spec.c_size > 0): the state column is a single BYTES column "state"
+ * that stays NULL in the store; the key's object hangs off its entry's metadata,
+ * owned by the store (freed, through c_free, when the key loses its state, on
+ * restore and at close; compaction moves the pointers). The object is serialized
+ * only for checkpoints and the snapshots stream, where it fills that column.
+ *
  * The initial state (Spark's initialState) is a CSV file read by every instance in
  * open(), keeping the rows whose key group its worker owns: each worker parses the
  * whole file, a cost paid once at start, in exchange for needing no exchange
  * before the job runs. Restoring from a checkpoint replaces it.
  *
  * Checkpoints: snapshot writes each live key into the buffer of its key group as
- * (key + state row, last-touched time); restore clears the store - a checkpoint's
- * state supersedes the initial state - and re-inserts every row of the key groups
- * the instance now owns, hashing the key again (the hash is not stored, so a
- * checkpoint does not depend on it being stable across builds).
+ * (key + state row, last-touched time[, serialized C object]); restore clears the
+ * store - a checkpoint's state supersedes the initial state - and re-inserts every
+ * row of the key groups the instance now owns, hashing the key again (the hash is
+ * not stored, so a checkpoint does not depend on it being stable across builds).
  */
 #include "checkpoint/serde.h"
 #include "core/clock.h"
@@ -76,11 +82,20 @@ typedef struct st_meta {
     uint32_t live;   /* the key has state */
     uint32_t round;  /* updateStateByKey: the micro-batch that `group` belongs to */
     uint32_t group;  /* updateStateByKey: the key's entry in that batch's values */
-    uint32_t pad;
+    void *obj;       /* mapWithState's C state (c_size > 0), owned; NULL without state
+                        except during a call that created it */
 } st_meta;
+
+/* How the store handles C state objects (size 0: row state only). */
+typedef struct st_objs {
+    size_t size;
+    void (*release)(void *obj, void *ud); /* the spec's c_free, or NULL */
+    void *ud;
+} st_objs;
 
 typedef struct st_store {
     sp_keytable t;
+    st_objs objs;
     const spate_schema *rows; /* key columns then state columns */
     int nkeys, nstate;
     int has_strings;   /* state strings: updates leave garbage in the arenas */
@@ -90,24 +105,16 @@ typedef struct st_store {
     uint64_t garbage; /* string states replaced since compaction (arena bytes lost) */
 } st_store;
 
-static int store_init(st_store *s, const spate_schema *rows, int nkeys)
+static int store_init(st_store *s, const spate_schema *rows, int nkeys, const st_objs *objs)
 {
     memset(s, 0, sizeof *s);
+    s->objs = *objs;
     s->rows = rows;
     s->nkeys = nkeys;
     s->nstate = rows->n - nkeys;
     for (int c = nkeys; c < rows->n; c++)
         s->has_strings |= sp_type_is_str(rows->f[c].type);
     return sp_keytable_init(&s->t, sizeof(st_meta));
-}
-
-static void store_free(st_store *s)
-{
-    sp_keytable_free(&s->t);
-    for (uint32_t c = 0; c < s->nchunks; c++)
-        sp_batch_free(s->chunks[c]);
-    free(s->chunks);
-    memset(s, 0, sizeof *s);
 }
 
 static inline st_meta *store_meta(const st_store *s, uint32_t e)
@@ -118,6 +125,39 @@ static inline st_meta *store_meta(const st_store *s, uint32_t e)
 static inline sp_batch *store_chunk(const st_store *s, uint32_t e)
 {
     return s->chunks[e / STATE_ROWS];
+}
+
+/* Frees entry e's C object, if any. */
+static void store_obj_free(st_store *s, uint32_t e)
+{
+    st_meta *m = store_meta(s, e);
+    if (!m->obj) return;
+    if (s->objs.release) s->objs.release(m->obj, s->objs.ud);
+    free(m->obj);
+    m->obj = NULL;
+}
+
+/* Frees every C object of the store (for_good = 0: only forgets them, when their
+ * ownership moved to another store). */
+static void store_objs_drop(st_store *s, int for_good)
+{
+    if (!s->objs.size) return;
+    for (uint32_t e = 0; e < sp_keytable_count(&s->t); e++) {
+        if (for_good)
+            store_obj_free(s, e);
+        else
+            store_meta(s, e)->obj = NULL;
+    }
+}
+
+static void store_free(st_store *s)
+{
+    store_objs_drop(s, 1);
+    sp_keytable_free(&s->t);
+    for (uint32_t c = 0; c < s->nchunks; c++)
+        sp_batch_free(s->chunks[c]);
+    free(s->chunks);
+    memset(s, 0, sizeof *s);
 }
 
 /* Views of entry e's key and state columns. */
@@ -165,34 +205,44 @@ static int store_find_or_add(st_store *s, uint64_t hash, const sp_batch *b, uint
     sp_batch *chunk = store_chunk(s, *e);
     for (int c = 0; c < s->nkeys; c++)
         if (sp_batch_copy_cell(chunk, c, *e % STATE_ROWS, b, c, r)) return SPATE_ENOMEM;
+    if (s->objs.size) sp_vec_set_null(&chunk->cols[s->nkeys], *e % STATE_ROWS); /* never set */
     return 0;
+}
+
+/* Marks entry e as having state. */
+static void store_make_live(st_store *s, uint32_t e)
+{
+    st_meta *m = store_meta(s, e);
+    if (m->live) return;
+    m->live = 1;
+    s->nlive++;
 }
 
 /* Sets entry e's state to the columns [first, first + nstate) of row r of src. */
 static int store_set(st_store *s, uint32_t e, const sp_batch *src, uint32_t r, int first)
 {
     sp_batch *chunk = store_chunk(s, e);
-    st_meta *m = store_meta(s, e);
-    if (m->live)
-        s->garbage += (uint64_t)s->has_strings;
-    else
-        s->nlive++;
-    m->live = 1;
+    s->garbage += (uint64_t)(s->has_strings && store_meta(s, e)->live);
+    store_make_live(s, e);
     for (int c = 0; c < s->nstate; c++)
         if (sp_batch_copy_cell(chunk, s->nkeys + c, e % STATE_ROWS, src, first + c, r))
             return SPATE_ENOMEM;
     return 0;
 }
 
+/* Removes entry e's state, freeing its C object (also one created by a call that
+ * then removed it). */
 static void store_drop(st_store *s, uint32_t e)
 {
     st_meta *m = store_meta(s, e);
+    store_obj_free(s, e);
     if (!m->live) return;
     m->live = 0;
     s->nlive--;
 }
 
-/* Copies the live entries of s into the empty store n, keeping their order. */
+/* Copies the live entries of s into the empty store n, keeping their order; their
+ * C objects are then shared (store_objs_drop(.., 0) on one side). */
 static int store_copy_live(const st_store *s, st_store *n)
 {
     for (uint32_t e = 0; e < sp_keytable_count(&s->t); e++) {
@@ -204,6 +254,7 @@ static int store_copy_live(const st_store *s, st_store *n)
             store_set(n, ne, chunk, e % STATE_ROWS, s->nkeys))
             return SPATE_ENOMEM;
         store_meta(n, ne)->touched = m->touched;
+        store_meta(n, ne)->obj = m->obj;
     }
     return 0;
 }
@@ -217,10 +268,12 @@ static void store_maybe_compact(st_store *s)
     uint64_t waste = s->garbage + (sp_keytable_count(&s->t) - s->nlive);
     if (waste < COMPACT_MIN || waste < s->nlive) return;
     st_store n;
-    if (store_init(&n, s->rows, s->nkeys) || store_copy_live(s, &n)) {
+    if (store_init(&n, s->rows, s->nkeys, &s->objs) || store_copy_live(s, &n)) {
+        store_objs_drop(&n, 0);
         store_free(&n);
         return;
     }
+    store_objs_drop(s, 0);
     store_free(s);
     *s = n;
 }
@@ -228,6 +281,7 @@ static void store_maybe_compact(st_store *s)
 /* Forgets every key (restore). */
 static void store_clear(st_store *s)
 {
+    store_objs_drop(s, 1);
     sp_keytable_clear(&s->t);
     for (uint32_t c = 0; c < s->nchunks; c++)
         sp_arena_reset(&s->chunks[c]->arena);
@@ -249,6 +303,10 @@ typedef struct state_cfg {
     char *initial_csv;
     int64_t timeout_ms, ttl_ms;
     spate_stream *snapshots; /* mapWithState's side output, once asked for */
+    size_t c_size;           /* mapWithState's C state (0: state rows), see spate.h */
+    int (*c_serialize)(const void *obj, void *out_ctx, void *ud);
+    int (*c_deserialize)(const void *data, size_t len, void *obj, void *ud);
+    void (*c_free)(void *obj, void *ud);
 } state_cfg;
 
 struct spate_state {
@@ -272,6 +330,7 @@ typedef struct state_op {
     int pending;           /* input arrived since the last batch end */
     int64_t next_check_ms; /* continuous style: next timeout and TTL scan */
     int64_t last_epoch_ms; /* time of the last epoch, INT64_MIN before the first */
+    sp_wbuf ser;           /* C state: one object's serialized form */
 } state_op;
 
 static int fail_nomem(sp_op *op)
@@ -326,8 +385,10 @@ static int state_open_common(sp_op *op, state_op **out)
     st->last_epoch_ms = INT64_MIN;
     st->continuous = !sp_ctx_microbatch(op->node->ctx);
     st->scratch = sp_batch_new(1);
+    st_objs objs = {cfg->c_size, cfg->c_free, cfg->ud};
     if (!st->scratch || sp_batch_reset(st->scratch, cfg->state) ||
-        store_init(&st->store, cfg->rows, cfg->nkeys) || sp_keyrows_init(&st->kr, cfg->nkeys))
+        store_init(&st->store, cfg->rows, cfg->nkeys, &objs) ||
+        sp_keyrows_init(&st->kr, cfg->nkeys))
         return fail_nomem(op);
     *out = st;
     return 0;
@@ -340,6 +401,7 @@ static void state_close(sp_op *op)
     store_free(&st->store);
     sp_keyrows_free(&st->kr, sp_ops_release_to, op);
     sp_batch_free(st->scratch);
+    sp_wbuf_free(&st->ser);
     if (st->out) sp_op_release(op, st->out);
     free(st);
     op->st = NULL;
@@ -357,10 +419,27 @@ static void state_cfg_free(void *p)
 
 /* ------------------------------------------------------------ checkpoints */
 
-/* Writes every live key into its key group's buffer: key + state row, then its
- * last-touched time. */
-static int state_snapshot_store(sp_op *op, const st_store *s, sp_state_out *so)
+/* Serializes entry e's C object into st->ser: by c_serialize, or its raw bytes. */
+static int obj_serialize(sp_op *op, state_op *st, uint32_t e)
 {
+    const state_cfg *cfg = op->node->cfg;
+    const void *obj = store_meta(&st->store, e)->obj;
+    st->ser.len = 0;
+    if (!cfg->c_serialize) {
+        sp_w_raw(&st->ser, obj, cfg->c_size);
+    } else {
+        int urc = cfg->c_serialize(obj, &st->ser, cfg->ud);
+        if (urc < 0)
+            return sp_op_fail(op, SPATE_EUSER, "%s c_serialize returned %d", cfg->what, urc);
+    }
+    return st->ser.err ? fail_nomem(op) : 0;
+}
+
+/* Writes every live key into its key group's buffer: key + state row, then its
+ * last-touched time, then (C state) the object's serialized form as bytes. */
+static int state_snapshot_store(sp_op *op, state_op *st, sp_state_out *so)
+{
+    const st_store *s = &st->store;
     int kgs = sp_ctx_key_groups(op->node->ctx);
     for (uint32_t e = 0; e < sp_keytable_count(&s->t); e++) {
         const st_meta *m = store_meta(s, e);
@@ -369,6 +448,9 @@ static int state_snapshot_store(sp_op *op, const st_store *s, sp_state_out *so)
         if (!w) return fail_nomem(op);
         sp_w_row(w, store_chunk(s, e), e % STATE_ROWS);
         sp_w_i64(w, m->touched);
+        int rc = s->objs.size ? obj_serialize(op, st, e) : 0;
+        if (rc) return rc;
+        if (s->objs.size) sp_w_bytes(w, st->ser.p, st->ser.len);
         if (w->err) return fail_nomem(op);
     }
     return 0;
@@ -383,7 +465,31 @@ static int state_snapshot(sp_op *op, int64_t id, sp_state_out *so)
     if (st->kr.nbatches)
         return sp_op_fail(op, SPATE_ESTATE, "%s: checkpoint %lld taken inside a micro-batch",
                           cfg->what, (long long)id);
-    return state_snapshot_store(op, &st->store, so);
+    return state_snapshot_store(op, st, so);
+}
+
+/* Rebuilds entry e's C object from its serialized form: by c_deserialize, or as
+ * raw bytes, which must be c_size long. */
+static int obj_restore(sp_op *op, st_store *s, uint32_t e, const void *data, size_t len)
+{
+    const state_cfg *cfg = op->node->cfg;
+    st_meta *m = store_meta(s, e);
+    if (!(m->obj = calloc(1, cfg->c_size))) return fail_nomem(op);
+    if (cfg->c_deserialize) {
+        int urc = cfg->c_deserialize(data, len, m->obj, cfg->ud);
+        if (urc < 0)
+            return sp_op_fail(op, SPATE_EUSER,
+                              "%s: c_deserialize returned %d for a key's state in the checkpoint",
+                              cfg->what, urc);
+        return 0;
+    }
+    if (len != cfg->c_size)
+        return sp_op_fail(op, SPATE_EPARSE,
+                          "%s: a key's state in the checkpoint is %zu bytes but c_size is %zu "
+                          "(a changed state type needs c_serialize/c_deserialize)",
+                          cfg->what, len, cfg->c_size);
+    memcpy(m->obj, data, len);
+    return 0;
 }
 
 /* Re-inserts the rows of one key group's buffer, read through the one-row batch b. */
@@ -393,12 +499,15 @@ static int restore_group(sp_op *op, st_store *s, sp_rbuf *r, sp_batch *b)
         if (sp_batch_reset(b, s->rows)) return fail_nomem(op);
         int rc = sp_r_row(r, b);
         int64_t touched = sp_r_i64(r);
+        size_t len = 0;
+        const void *data = s->objs.size ? sp_r_bytes(r, &len) : NULL;
         if (rc || r->err) break;
         uint32_t e;
         if (store_find_or_add(s, sp_row_key_hash(b, 0, s->nkeys), b, 0, &e) ||
             store_set(s, e, b, 0, s->nkeys))
             return fail_nomem(op);
         store_meta(s, e)->touched = touched;
+        if (s->objs.size && (rc = obj_restore(op, s, e, data, len))) return rc;
     }
     if (r->err || r->pos != r->len) {
         const state_cfg *cfg = op->node->cfg;
@@ -540,14 +649,22 @@ static const sp_op_class update_class = {
 
 /* --------------------------------------------------------- spate_state API */
 
-static int misuse(spate_state *s, const char *what)
+/* Records the first error of a call for the operator (it fails the job). */
+static int state_fail(spate_state *s, int code, const char *what)
 {
     if (!s->err) {
-        s->err = SPATE_ESTATE;
+        s->err = code;
         s->misuse = what;
     }
-    return sp_err(SPATE_ESTATE, "%s", what);
+    return sp_err(code, "%s", what);
 }
+
+static int misuse(spate_state *s, const char *what)
+{
+    return state_fail(s, SPATE_ESTATE, what);
+}
+
+static const char c_state_misuse[] = "the state is a C object (c_size): use spate_state_object";
 
 int spate_state_exists(const spate_state *s)
 {
@@ -563,6 +680,7 @@ int spate_state_is_timing_out(const spate_state *s)
 int spate_state_get(const spate_state *s, spate_row *state)
 {
     if (!s || !state) return sp_err(SPATE_EINVAL, "spate_state_get: NULL argument");
+    if (s->store->objs.size) return sp_err(SPATE_ESTATE, "spate_state_get: %s", c_state_misuse);
     if (!spate_state_exists(s)) return sp_err(SPATE_ENOTFOUND, "spate_state_get: no state");
     if (!s->updated) {
         store_state_row(s->store, s->entry, state);
@@ -577,6 +695,7 @@ int spate_state_update(spate_state *s, spate_out **new_state)
 {
     if (!s || !new_state) return sp_err(SPATE_EINVAL, "spate_state_update: NULL argument");
     *new_state = NULL;
+    if (s->store->objs.size) return misuse(s, c_state_misuse);
     if (s->timing_out) return misuse(s, "cannot update the state of a key that is timing out");
     if (s->removed) return misuse(s, "cannot update a state after removing it");
     s->updated = 1;
@@ -591,6 +710,39 @@ int spate_state_remove(spate_state *s)
     s->removed = 1;
     s->updated = 0;
     return 0;
+}
+
+/* The key's C object, created zeroed when it has none; see spate.h. */
+void *spate_state_object(spate_state *s)
+{
+    if (!s) {
+        sp_err(SPATE_EINVAL, "spate_state_object: NULL state");
+        return NULL;
+    }
+    if (!s->store->objs.size) {
+        misuse(s, "spate_state_object needs a spec with c_size (the state is a row)");
+        return NULL;
+    }
+    if (s->removed) {
+        misuse(s, "cannot use the state object after removing the state");
+        return NULL;
+    }
+    st_meta *m = store_meta(s->store, s->entry);
+    if (!m->obj && !(m->obj = calloc(1, s->store->objs.size))) {
+        state_fail(s, SPATE_ENOMEM, "out of memory creating a state object");
+        return NULL;
+    }
+    s->updated |= !s->timing_out;
+    return m->obj;
+}
+
+/* For c_serialize: out_ctx is the operator's serialization buffer. */
+int spate_state_write(void *out_ctx, const void *p, size_t n)
+{
+    sp_wbuf *w = out_ctx;
+    if (!w || (!p && n)) return sp_err(SPATE_EINVAL, "spate_state_write: NULL argument");
+    sp_w_raw(w, p, n);
+    return w->err ? sp_err(SPATE_ENOMEM, "out of memory serializing a state object") : 0;
 }
 
 /* --------------------------------------------------------- mapWithState */
@@ -613,6 +765,8 @@ static int map_call(sp_op *op, state_op *st, uint32_t e, const spate_row *value,
     if (rc) return rc;
     if (s.removed || s.timing_out) {
         store_drop(&st->store, e);
+    } else if (s.updated && st->store.objs.size) {
+        store_make_live(&st->store, e);
     } else if (s.updated) {
         sp_out_end_row(s.builder);
         if (store_set(&st->store, e, st->scratch, 0, 0)) return fail_nomem(op);
@@ -677,6 +831,20 @@ static int map_expire(sp_op *op, state_op *st, int64_t now)
     return rc ? rc : crc;
 }
 
+/* Sets the state cell of b's last row (C state) to entry e's serialized object. */
+static int snapshot_obj(sp_op *op, state_op *st, sp_batch *b, uint32_t e)
+{
+    int rc = obj_serialize(op, st, e);
+    if (rc) return rc;
+    uint32_t r = b->n - 1;
+    sp_vec *v = &b->cols[st->store.nkeys];
+    char *p = sp_arena_dup(&b->arena, (const char *)st->ser.p, st->ser.len);
+    if (!p) return fail_nomem(op);
+    SP_STR(v)[r] = (spate_str){p, st->ser.len};
+    sp_vec_clear_null(v, r);
+    return 0;
+}
+
 /* Emits every key with state to the snapshots side output. */
 static int map_snapshots(sp_op *op, state_op *st)
 {
@@ -692,6 +860,7 @@ static int map_snapshots(sp_op *op, state_op *st)
         if (!rc && !cur && !(cur = sp_op_batch(op, cfg->rows))) rc = fail_nomem(op);
         if (!rc && sp_batch_append_row(cur, store_chunk(&st->store, e), e % STATE_ROWS))
             rc = fail_nomem(op);
+        if (!rc && st->store.objs.size) rc = snapshot_obj(op, st, cur, e);
     }
     if (cur && rc)
         sp_op_release(op, cur);
@@ -927,6 +1096,12 @@ static int check_spec(const spate_stream *in, const spate_state_spec *spec, cons
                       "%s: num_partitions %d differs from key_groups %d (state is "
                       "partitioned by the job's key groups; use 0)",
                       what, spec->num_partitions, kgs);
+    if (spec->c_size && (spec->state_schema || spec->initial_state_csv))
+        return sp_err(SPATE_EINVAL,
+                      "%s: a C state (c_size) takes no state_schema and no initial_state_csv",
+                      what);
+    if (!spec->c_size && (spec->c_serialize || spec->c_deserialize || spec->c_free))
+        return sp_err(SPATE_EINVAL, "%s: c_serialize, c_deserialize and c_free need c_size", what);
     if (spec->initial_state_csv) {
         FILE *f = fopen(spec->initial_state_csv, "rb");
         if (!f)
@@ -944,8 +1119,16 @@ int spate_map_with_state(spate_stream *keyed, const spate_state_spec *spec, spat
     int rc = sp_ops_check_input(keyed, spec != NULL, out, what);
     if (rc) return rc;
     if ((rc = check_spec(keyed, spec, what))) return rc;
-    state_cfg *cfg = cfg_new(keyed, spec->state_schema, out, what, &rc);
+    spate_schema *c_state = NULL;
+    if (spec->c_size && spate_schema_parse("state BYTES", &c_state))
+        return sp_err(SPATE_ENOMEM, "out of memory");
+    state_cfg *cfg = cfg_new(keyed, c_state ? c_state : spec->state_schema, out, what, &rc);
+    spate_schema_free(c_state);
     if (!cfg) return rc;
+    cfg->c_size = spec->c_size;
+    cfg->c_serialize = spec->c_serialize;
+    cfg->c_deserialize = spec->c_deserialize;
+    cfg->c_free = spec->c_free;
     cfg->map = spec->fn;
     cfg->ud = spec->ud;
     cfg->timeout_ms = spec->timeout_ms;
