@@ -20,9 +20,11 @@
  *    running aggregation in update mode - after each input batch, the keys that
  *    batch touched go out with their current result;
  *  - finish (all inputs ended) emits what is still pending, as an epoch would.
- * A value area starts with a 32-bit mark: the emission round that last touched
- * the key. Touching a key whose mark is stale appends it to the dirty list, which
- * is what an emission walks, in every mode.
+ * A value area starts with a mark: the emission round that last touched the key
+ * and the processing time of that touch. Touching a key whose round is stale
+ * appends it to the dirty list, which is what an emission walks, in every mode.
+ * With state.ttl.ms, running tables drop keys idle longer than the TTL (see
+ * "expiry" below).
  *
  * Built-in aggregates are vectorized: a first pass maps every live row to its
  * entry, then each aggregate runs one tight loop over its column. SQL semantics:
@@ -59,6 +61,7 @@
  * (or an input batch), so it has no state across a barrier and is stateless.
  */
 #include "checkpoint/serde.h"
+#include "core/clock.h"
 #include "core/row.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
@@ -68,7 +71,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ACC_ROWS = 1024, MARK_BYTES = 8 };
+/* Head of every value area: the emission round that last touched the key and,
+ * for state.ttl.ms, the processing time of that touch. */
+typedef struct keyed_mark {
+    uint32_t round;
+    uint32_t pad;
+    int64_t touched_ms;
+} keyed_mark;
+
+enum { ACC_ROWS = 1024, MARK_BYTES = sizeof(keyed_mark), SWEEP_MS = 1000 };
 
 /* ------------------------------------------------------ shared helpers */
 
@@ -145,7 +156,14 @@ typedef struct keyed {
     int per_batch;  /* clear the table after each emission */
     int continuous; /* emit after every input batch */
     sp_batch *out;  /* output batch being filled */
+    /* state.ttl.ms (0 = keys never expire); with it, the processing time of the
+     * batch being folded and of the last sweep (continuous style) */
+    int64_t ttl_ms, now_ms, swept_ms;
 } keyed;
+
+/* Moves an operator's state kept outside the value area from entry `from` to
+ * entry `to` <= from of the rebuilt table (NULL: everything is in the value area). */
+typedef int (*keyed_move)(sp_op *op, uint32_t from, uint32_t to);
 
 static int keyed_init(keyed *k, sp_op *op, size_t value_size, int running)
 {
@@ -153,6 +171,7 @@ static int keyed_init(keyed *k, sp_op *op, size_t value_size, int running)
     k->round = 1;
     k->continuous = !sp_ctx_microbatch(op->node->ctx);
     k->per_batch = !k->continuous && !running;
+    k->ttl_ms = k->per_batch ? 0 : sp_ctx_state_ttl_ms(op->node->ctx);
     return sp_keytable_init(&k->t, MARK_BYTES + value_size);
 }
 
@@ -163,14 +182,34 @@ static void keyed_free(keyed *k, sp_op *op)
     if (k->out) sp_op_release(op, k->out);
 }
 
-/* Entry of the key of row r, marked dirty; (uint32_t)-1 when out of memory. */
+/* Reads the processing time that keyed_touch stamps on the keys of the next
+ * batch: one clock read per batch, and only with a TTL. */
+static void keyed_batch_begins(keyed *k)
+{
+    if (k->ttl_ms) k->now_ms = sp_now_ms();
+}
+
+static inline int keyed_expired(const keyed *k, const keyed_mark *m, int64_t now_ms)
+{
+    return k->ttl_ms && now_ms - m->touched_ms > k->ttl_ms;
+}
+
+/* Entry of the key of row r, marked dirty and stamped with k->now_ms;
+ * (uint32_t)-1 when out of memory. A key whose state expired (but was not swept
+ * yet) starts over: its value area is zeroed and *inserted = 1, so expired state
+ * is never seen. */
 static uint32_t keyed_touch(keyed *k, const sp_batch *b, uint32_t r, int nkeys, int *inserted)
 {
-    uint32_t *mark =
+    keyed_mark *mark =
         sp_keytable_find_or_insert(&k->t, row_hash(b, r, nkeys), b, r, nkeys, inserted);
     if (!mark) return (uint32_t)-1;
     uint32_t e = sp_keytable_index(&k->t, mark);
-    if (*mark == k->round) return e;
+    if (!*inserted && keyed_expired(k, mark, k->now_ms)) {
+        memset(mark + 1, 0, k->t.value_size - MARK_BYTES);
+        *inserted = 1;
+    }
+    mark->touched_ms = k->now_ms;
+    if (mark->round == k->round) return e;
     if (k->ndirty == k->cap_dirty) {
         uint32_t cap = k->cap_dirty ? k->cap_dirty * 2 : 256;
         uint32_t *d = realloc(k->dirty, (size_t)cap * sizeof *d);
@@ -178,7 +217,7 @@ static uint32_t keyed_touch(keyed *k, const sp_batch *b, uint32_t r, int nkeys, 
         k->dirty = d;
         k->cap_dirty = cap;
     }
-    *mark = k->round;
+    mark->round = k->round;
     k->dirty[k->ndirty++] = e;
     return e;
 }
@@ -218,7 +257,10 @@ static void keyed_round_done(keyed *k)
  * the entry lands in the same key group as the rows that will arrive for it.
  * Marks and the dirty list are not written: a snapshot runs after an emission (at
  * a micro-batch end, after a continuous push, or after finish), when nothing is
- * dirty; restored entries get mark 0, so the first touch makes them dirty again.
+ * dirty; restored entries get round 0, so the first touch makes them dirty again.
+ * Nor is the last-touched time (state.ttl.ms): it is processing time of the run
+ * that wrote it, so restored entries count as touched at the restore, and a key
+ * idle across a restart lives up to one TTL past the restore.
  */
 
 /* Reads or writes one entry's value (after its key). */
@@ -280,8 +322,9 @@ static int keyed_restore_group(sp_op *op, keyed *k, int nkeys, sp_rbuf *r, key_r
         if (rc == SPATE_EPARSE) break;
         if (rc) return fail_nomem(op);
         uint64_t hash = nkeys > 0 ? sp_row_key_hash(kr->b, 0, nkeys) : 0;
-        void *mark = sp_keytable_find_or_insert(&k->t, hash, kr->b, 0, nkeys, &ins);
+        keyed_mark *mark = sp_keytable_find_or_insert(&k->t, hash, kr->b, 0, nkeys, &ins);
         if (!mark) return fail_nomem(op);
+        mark->touched_ms = k->now_ms;
         if ((rc = value(op, r, sp_keytable_index(&k->t, mark))) != 0) return rc;
     }
     if (!sp_r_done(r))
@@ -296,10 +339,80 @@ static int keyed_restore(sp_op *op, keyed *k, int nkeys, sp_state_in *s, keyed_v
     key_row kr;
     int rc = key_row_open(&kr, op->node, nkeys) ? fail_nomem(op) : 0, g;
     sp_rbuf r;
+    keyed_batch_begins(k);
     while (!rc && sp_state_next_group(s, &g, &r))
         rc = keyed_restore_group(op, k, nkeys, &r, &kr, value);
     key_row_free(&kr);
     return rc;
+}
+
+/* ----------------------------------------------- expiry (state.ttl.ms)
+ *
+ * A sweep drops the entries untouched for longer than the TTL. The table cannot
+ * delete one entry, so a sweep that finds any expired entry rebuilds it from the
+ * live ones, in their insertion order, with their value areas (marks included);
+ * a sweep finding none costs one pass over the marks. Sweeps run only between
+ * emissions (nothing dirty, so the dirty list needs no renumbering): at every
+ * epoch in the micro-batch style, at most every SWEEP_MS from tick() in the
+ * continuous one. Between sweeps keyed_touch resets an expired key it meets.
+ */
+
+static uint32_t keyed_count_expired(const keyed *k, int64_t now_ms)
+{
+    uint32_t n = 0;
+    for (uint32_t e = 0; e < sp_keytable_count(&k->t); e++)
+        n += (uint32_t)keyed_expired(k, sp_keytable_value(&k->t, e), now_ms);
+    return n;
+}
+
+/* Copies the entries of k->t alive at now_ms into the empty table n. */
+static int keyed_copy_live(sp_op *op, keyed *k, int nkeys, int64_t now_ms, sp_keytable *n,
+                           keyed_move move)
+{
+    key_row kr;
+    int rc = key_row_open(&kr, op->node, nkeys) ? SPATE_ENOMEM : 0, ins;
+    for (uint32_t e = 0; !rc && e < sp_keytable_count(&k->t); e++) {
+        const void *old = sp_keytable_value(&k->t, e);
+        if (keyed_expired(k, old, now_ms)) continue;
+        sp_arena_reset(&kr.b->arena);
+        kr.b->n = 1;
+        void *v = sp_keytable_write_key(&k->t, e, kr.b, 0)
+                      ? NULL
+                      : sp_keytable_find_or_insert(n, sp_keytable_entry(&k->t, e)->hash, kr.b, 0,
+                                                   nkeys, &ins);
+        if (!v) {
+            rc = SPATE_ENOMEM;
+            break;
+        }
+        memcpy(v, old, k->t.value_size);
+        if (move) rc = move(op, e, sp_keytable_index(n, v));
+    }
+    key_row_free(&kr);
+    return rc;
+}
+
+/* Drops the entries of k expired at now_ms. Contract: nothing is dirty. */
+static int keyed_sweep(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_move move)
+{
+    if (!k->ttl_ms || k->ndirty || !keyed_count_expired(k, now_ms)) return 0;
+    sp_keytable n;
+    int rc = sp_keytable_init(&n, k->t.value_size);
+    if (!rc) rc = keyed_copy_live(op, k, nkeys, now_ms, &n, move);
+    if (rc) {
+        sp_keytable_free(&n);
+        return rc == SPATE_ENOMEM ? fail_nomem(op) : rc;
+    }
+    sp_keytable_free(&k->t);
+    k->t = n;
+    return 0;
+}
+
+/* The continuous style's sweep, from tick(): at most every SWEEP_MS. */
+static int keyed_tick(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_move move)
+{
+    if (!k->ttl_ms || !k->continuous || now_ms - k->swept_ms < SWEEP_MS) return 0;
+    k->swept_ms = now_ms;
+    return keyed_sweep(op, k, nkeys, now_ms, move);
 }
 
 /* ------------------------------------------------- built-in aggregates */
@@ -545,6 +658,7 @@ static int ag_push(sp_op *op, int port, sp_batch *b)
     ag_state *st = op->st;
     const ag_cfg *cfg = op->node->cfg;
     ensure_hashes(b, cfg->nkeys);
+    keyed_batch_begins(&st->k);
     int rc = ag_map_rows(op, st, cfg, b);
     for (int a = 0; a < cfg->naggs && !rc; a++)
         if (ag_fold(st, &cfg->aggs[a], a, b)) rc = fail_nomem(op);
@@ -555,7 +669,17 @@ static int ag_push(sp_op *op, int port, sp_batch *b)
 
 static int ag_epoch(sp_op *op, int64_t time_ms)
 {
-    return ag_emit(op, 1);
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    int rc = ag_emit(op, 1);
+    return rc ? rc : keyed_sweep(op, &st->k, cfg->nkeys, st->k.ttl_ms ? sp_now_ms() : 0, NULL);
+}
+
+static int ag_tick(sp_op *op, int64_t now_ms)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    return keyed_tick(op, &st->k, cfg->nkeys, now_ms, NULL);
 }
 
 static int ag_finish(sp_op *op)
@@ -657,6 +781,7 @@ static const sp_op_class ag_class = {
     .open = ag_open,
     .push = ag_push,
     .epoch = ag_epoch,
+    .tick = ag_tick,
     .finish = ag_finish,
     .snapshot = ag_snapshot,
     .restore = ag_restore,
@@ -951,6 +1076,7 @@ static int fold_push(sp_op *op, int port, sp_batch *b)
     fold_state *st = op->st;
     const fold_cfg *cfg = op->node->cfg;
     ensure_hashes(b, cfg->nkeys);
+    keyed_batch_begins(&st->k);
     int rc = 0;
     uint32_t n = sp_batch_count(b);
     for (uint32_t i = 0; i < n && !rc; i++)
@@ -960,9 +1086,30 @@ static int fold_push(sp_op *op, int port, sp_batch *b)
     return rc;
 }
 
+/* keyed_move for a sweep: the accumulator row follows its entry. */
+static int fold_move(sp_op *op, uint32_t from, uint32_t to)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    sp_batch *src = st->chunks[from / ACC_ROWS], *dst = st->chunks[to / ACC_ROWS];
+    for (int c = 0; from != to && c < cfg->acc->n; c++)
+        if (sp_batch_copy_cell(dst, c, to % ACC_ROWS, src, c, from % ACC_ROWS)) return SPATE_ENOMEM;
+    return 0;
+}
+
 static int fold_epoch(sp_op *op, int64_t time_ms)
 {
-    return fold_emit(op);
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    int rc = fold_emit(op);
+    return rc ? rc : keyed_sweep(op, &st->k, cfg->nkeys, st->k.ttl_ms ? sp_now_ms() : 0, fold_move);
+}
+
+static int fold_tick(sp_op *op, int64_t now_ms)
+{
+    fold_state *st = op->st;
+    const fold_cfg *cfg = op->node->cfg;
+    return keyed_tick(op, &st->k, cfg->nkeys, now_ms, fold_move);
 }
 
 static void fold_close(sp_op *op)
@@ -1029,6 +1176,7 @@ static const sp_op_class fold_class = {
     .open = fold_open,
     .push = fold_push,
     .epoch = fold_epoch,
+    .tick = fold_tick,
     .finish = fold_emit,
     .snapshot = fold_snapshot,
     .restore = fold_restore,

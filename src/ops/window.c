@@ -49,6 +49,17 @@
  * reset when the instance holds no window; keys likewise (sp_keytable cannot
  * delete one entry) - a long job with many short-lived keys and never an empty
  * moment grows, a known cost shared with keyed.c.
+ *
+ * State TTL (state.ttl.ms). Windows that never close by the watermark - global
+ * and count windows, and sessions waiting for a watermark that may not come -
+ * would keep an idle key's state forever. With a TTL, every key records the
+ * processing time of its last record; a key idle for longer than the TTL loses
+ * its state in those windows without any output (its sessions and its current
+ * count window are dropped, its position in the global window is removed). This
+ * happens when the key's next record arrives (before it is assigned, so it starts
+ * over) and in a sweep over all keys from tick() at most every SWEEP_MS.
+ * Tumbling and sliding windows ignore the TTL: they are dropped at end + allowed
+ * lateness.
  */
 #include "checkpoint/serde.h"
 #include "core/clock.h"
@@ -63,7 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CHUNK_ROWS = 256, NONE = 0xffffffffu };
+enum { CHUNK_ROWS = 256, NONE = 0xffffffffu, SWEEP_MS = 1000 };
 enum { POS_HAS = 1, POS_EMITTED = 2, POS_TMP = 4 };
 typedef enum { M_DISCARD, M_ACC, M_RETRACT, M_APPEND, M_UPDATE, M_COMPLETE } wmode;
 typedef enum { AG_COUNT, AG_SUM_I, AG_SUM_D, AG_AVG, AG_MIN_I, AG_MAX_I, AG_MIN_D, AG_MAX_D,
@@ -135,8 +146,15 @@ typedef struct i64map {
     uint32_t mask, n;
 } i64map;
 
+/* Value area of a key in wstate.keys. */
+typedef struct wkey {
+    uint32_t head;            /* sessions: first session + 1; count: current window + 1 */
+    uint32_t pad;
+    int64_t touched_ms;       /* processing time of the key's last record */
+} wkey;
+
 typedef struct wstate {
-    sp_keytable keys;         /* value: uint32 head (sessions) or current (count) + 1 */
+    sp_keytable keys;         /* value: wkey */
     win *wins;
     uint32_t nwins, capwins, free_win, live;
     i64map wmap, pmap;        /* tumbling/sliding windows and panes by start */
@@ -153,6 +171,8 @@ typedef struct wstate {
     uint64_t nlate;
     int complete_due;
     int count_fired;          /* sliding: restored windows fired before their end */
+    int64_t ttl_ms;           /* state.ttl.ms for global, count and session windows; 0 = off */
+    int64_t swept_ms;         /* last TTL sweep */
 } wstate;
 
 static int nomem(sp_op *op)
@@ -569,6 +589,16 @@ static int slot_write(const wstate *st, const wcfg *cfg, uint32_t slot, sp_batch
 
 /* ----------------------------------------------------------------- buckets */
 
+/* Refills the (zeroed) index from the positions. */
+static void bucket_index(bucket *bk)
+{
+    for (uint32_t p = 0; p < bk->n; p++) {
+        uint32_t i = mix64(bk->pos[p].key) & bk->mask;
+        while (bk->idx[i]) i = (i + 1) & bk->mask;
+        bk->idx[i] = p + 1;
+    }
+}
+
 static int bucket_grow_index(bucket *bk)
 {
     uint32_t cap = bk->idx ? (bk->mask + 1) * 2 : 8;
@@ -577,11 +607,7 @@ static int bucket_grow_index(bucket *bk)
     free(bk->idx);
     bk->idx = idx;
     bk->mask = cap - 1;
-    for (uint32_t p = 0; p < bk->n; p++) {
-        uint32_t i = mix64(bk->pos[p].key) & bk->mask;
-        while (idx[i]) i = (i + 1) & bk->mask;
-        idx[i] = p + 1;
-    }
+    bucket_index(bk);
     return 0;
 }
 
@@ -711,7 +737,7 @@ static void win_release(wstate *st, uint32_t w)
 
 static uint32_t *key_head(wstate *st, uint32_t key)
 {
-    return sp_keytable_value(&st->keys, key);
+    return &((wkey *)sp_keytable_value(&st->keys, key))->head;
 }
 
 /* Unlinks session w from its key's list. */
@@ -1189,6 +1215,94 @@ static int add_count(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, int64
     return rc ? rc : drop_later(op, st, w);
 }
 
+/* ------------------------------------------------------------ state TTL */
+
+static int key_expired(const wstate *st, uint32_t key, int64_t now_ms)
+{
+    const wkey *k = sp_keytable_value(&st->keys, key);
+    return st->ttl_ms && now_ms - k->touched_ms > st->ttl_ms;
+}
+
+/* Removes from bk the keys expired at now_ms, with their slots; the others keep
+ * their order, and the dirty list its order. tmp (used by panes only, and global
+ * windows have none) carries each position's new index meanwhile. */
+static void bucket_expire(wstate *st, bucket *bk, int64_t now_ms)
+{
+    uint32_t n = 0, nd = 0;
+    for (uint32_t p = 0; p < bk->n; p++) n += (uint32_t)!key_expired(st, bk->pos[p].key, now_ms);
+    if (n == bk->n) return;
+    n = 0;
+    for (uint32_t p = 0; p < bk->n; p++)
+        bk->pos[p].tmp = key_expired(st, bk->pos[p].key, now_ms) ? NONE : n++;
+    for (uint32_t d = 0; d < bk->ndirty; d++)
+        if (bk->pos[bk->dirty[d]].tmp != NONE) bk->dirty[nd++] = bk->pos[bk->dirty[d]].tmp;
+    bk->ndirty = nd;
+    for (uint32_t p = 0; p < bk->n; p++) {
+        wpos ps = bk->pos[p];
+        if (ps.tmp == NONE) {
+            slot_free(st, ps.slot);
+            slot_free(st, ps.prev);
+            continue;
+        }
+        bk->pos[ps.tmp] = ps;
+        bk->pos[ps.tmp].tmp = NONE;
+    }
+    bk->n = n;
+    memset(bk->idx, 0, (bk->mask + 1) * sizeof *bk->idx);
+    bucket_index(bk);
+}
+
+/* The global window without the keys expired at now_ms; dropped once empty. */
+static void global_expire(wstate *st, const wcfg *cfg, int64_t now_ms)
+{
+    uint32_t w = st->global - 1;
+    bucket *bk = &st->wins[w].b;
+    if (bk->n) bucket_expire(st, bk, now_ms);
+    if (!bk->n) win_drop(st, cfg, w);
+}
+
+/* Drops the state of one expired key: its sessions or its count window (the
+ * global window drops every expired key at once). May clear the key table. */
+static void key_expire(wstate *st, const wcfg *cfg, uint32_t key, int64_t now_ms)
+{
+    if (cfg->a.kind == SPATE_WINDOW_GLOBAL) {
+        if (st->global) global_expire(st, cfg, now_ms);
+        return;
+    }
+    while (*key_head(st, key))
+        win_drop(st, cfg, *key_head(st, key) - 1);
+}
+
+/* Drops the state of every key expired at now_ms, at most every SWEEP_MS.
+ * Runs between calls, when no window waits in the drop list. */
+static void ttl_sweep(wstate *st, const wcfg *cfg, int64_t now_ms)
+{
+    if (!st->ttl_ms || now_ms - st->swept_ms < SWEEP_MS) return;
+    st->swept_ms = now_ms;
+    if (cfg->a.kind == SPATE_WINDOW_GLOBAL) {
+        if (st->global) global_expire(st, cfg, now_ms);
+        return;
+    }
+    for (uint32_t key = 0; key < sp_keytable_count(&st->keys); key++)
+        if (key_expired(st, key, now_ms)) key_expire(st, cfg, key, now_ms);
+}
+
+/* The key id of row r (hash h), stamped with the batch's processing time. A key
+ * idle past the TTL first loses its state and is then looked up again (dropping
+ * the last window clears the key table). NONE when out of memory. */
+static uint32_t key_of(wstate *st, const wcfg *cfg, const sp_batch *b, uint32_t r, uint64_t h)
+{
+    int ins;
+    wkey *k = sp_keytable_find_or_insert(&st->keys, h, b, r, cfg->nkeys, &ins);
+    if (k && !ins && key_expired(st, sp_keytable_index(&st->keys, k), st->now_ms)) {
+        key_expire(st, cfg, sp_keytable_index(&st->keys, k), st->now_ms);
+        k = sp_keytable_find_or_insert(&st->keys, h, b, r, cfg->nkeys, &ins);
+    }
+    if (!k) return NONE;
+    k->touched_ms = st->now_ms;
+    return sp_keytable_index(&st->keys, k);
+}
+
 /* --------------------------------------------------------- operator class */
 
 typedef int (*add_fn)(sp_op *, wstate *, const wcfg *, uint32_t, int64_t, const sp_batch *,
@@ -1237,12 +1351,9 @@ static int win_push(sp_op *op, int port, sp_batch *b)
             rc = late_row(op, st, cfg, b, r); /* no time: no window can take it */
             continue;
         }
-        int ins;
-        uint64_t h = cfg->nkeys > 0 ? b->hashes[r] : 0;
-        uint32_t *kv = sp_keytable_find_or_insert(&st->keys, h, b, r, cfg->nkeys, &ins);
-        if (!kv) rc = nomem(op);
-        else rc = add(op, st, cfg, sp_keytable_index(&st->keys, kv),
-                      tv ? SP_I64(tv)[r] : st->now_us, b, r);
+        uint32_t key = key_of(st, cfg, b, r, cfg->nkeys > 0 ? b->hashes[r] : 0);
+        int64_t ts = tv ? SP_I64(tv)[r] : st->now_us;
+        rc = key == NONE ? nomem(op) : add(op, st, cfg, key, ts, b, r);
     }
     sp_op_release(op, b);
     return call_done(op, st, cfg, rc);
@@ -1295,6 +1406,7 @@ static int win_tick(sp_op *op, int64_t now_ms)
 {
     wstate *st = op->st;
     const wcfg *cfg = op->node->cfg;
+    ttl_sweep(st, cfg, now_ms);
     int pt = cfg->processing && st->nheap && st->wins[st->heap[0]].deadline <= now_ms * 1000;
     if (!pt && now_ms < st->next_period) return 0;
     st->now_ms = now_ms;
@@ -1317,7 +1429,10 @@ static int win_open(sp_op *op)
     op->st = st;
     st->wm = SPATE_WATERMARK_MIN;
     st->next_period = INT64_MAX;
-    if (sp_keytable_init(&st->keys, 8)) return nomem(op);
+    if (cfg->a.kind == SPATE_WINDOW_GLOBAL || cfg->a.kind == SPATE_WINDOW_COUNT ||
+        cfg->a.kind == SPATE_WINDOW_SESSION)
+        st->ttl_ms = sp_ctx_state_ttl_ms(op->node->ctx);
+    if (sp_keytable_init(&st->keys, sizeof(wkey))) return nomem(op);
     if (cfg->fn && (!(st->scratch = sp_batch_new(1)) || sp_batch_reset(st->scratch, cfg->vals)))
         return nomem(op);
     return 0;
@@ -1383,7 +1498,9 @@ static void wcfg_free(void *p)
  * re-created from the restored panes, unless already expired. A window emptied by
  * a purging trigger has no key and is not written either; its next late element
  * starts it over. Snapshots run between calls, so no firing round, drop or output
- * is pending, and tmp slots are free.
+ * is pending, and tmp slots are free. A key's last-touched time (state.ttl.ms)
+ * is not written: it is processing time of the run that wrote it, so restored
+ * keys count as touched at the restore.
  */
 
 enum { CKPT_VERSION = 1 };
@@ -1641,8 +1758,9 @@ static int record_in(sp_op *op, sp_rbuf *r, wstate *st, const wcfg *cfg, key_row
     int rc = sp_r_row(r, kr->b), ins;
     if (rc) return rc == SPATE_EPARSE ? corrupt(op) : nomem(op);
     uint64_t hash = cfg->nkeys > 0 ? sp_row_key_hash(kr->b, 0, cfg->nkeys) : 0;
-    uint32_t *kv = sp_keytable_find_or_insert(&st->keys, hash, kr->b, 0, cfg->nkeys, &ins);
+    wkey *kv = sp_keytable_find_or_insert(&st->keys, hash, kr->b, 0, cfg->nkeys, &ins);
     if (!kv) return nomem(op);
+    kv->touched_ms = st->now_ms; /* the restore's time: see "checkpoints" */
     uint32_t key = sp_keytable_index(&st->keys, kv);
     win h = {0};
     win_in(r, &h);
@@ -1686,6 +1804,7 @@ static int win_restore(sp_op *op, sp_state_in *s)
     wstate *st = op->st;
     const wcfg *cfg = op->node->cfg;
     sp_rbuf r;
+    st->now_ms = sp_now_ms();
     int rc = sp_state_instance_in(s, &r) ? header_in(op, st, &r) : 0, g;
     key_row kr = {0};
     if (!rc && key_row_open(&kr, op->node, cfg->nkeys)) rc = nomem(op);

@@ -31,6 +31,7 @@ static const conf_key conf_keys[] = {
     {"key_groups", "128", "key groups P, fixed per job"},
     {"batch.interval.ms", "0", "micro-batch interval in ms; 0 = continuous style"},
     {"batch.rows", "1024", "rows per columnar batch"},
+    {"state.ttl.ms", "0", "drop keyed state idle this long (processing time); 0 = never"},
     {"queue.capacity", "64", "batches per exchange queue"},
     {"bad_records.policy", "dead-letter", "skip | dead-letter | fail"},
     {"dead_letter.path", "-", "file for dead letters, '-' = stderr"},
@@ -101,6 +102,8 @@ static int conf_apply(spate_ctx *ctx, const char *key, const char *v)
         if (!(rc = parse_int(key, v, 0, 86400000, &x)) && ctx) ctx->interval_ms = x;
     } else if (strcmp(key, "batch.rows") == 0) {
         if (!(rc = parse_int(key, v, 1, 1 << 20, &x)) && ctx) ctx->batch_rows = (uint32_t)x;
+    } else if (strcmp(key, "state.ttl.ms") == 0) {
+        if (!(rc = parse_int(key, v, 0, 365L * 86400000, &x)) && ctx) ctx->state_ttl_ms = x;
     } else if (strcmp(key, "queue.capacity") == 0) {
         if (!(rc = parse_int(key, v, 2, 1 << 16, &x)) && ctx) ctx->queue_cap = (int)x;
     } else if (strcmp(key, "bad_records.policy") == 0) {

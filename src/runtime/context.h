@@ -31,6 +31,7 @@ struct spate_ctx {
     struct sp_ckpt_rt *ckpt; /* checkpoint coordinator state, while running */
     uint64_t fingerprint;    /* of the job as declared (before placement rewrites it) */
     uint32_t batch_rows;
+    int64_t state_ttl_ms;    /* state.ttl.ms: idle keyed state is dropped; 0 = never */
     int queue_cap;
     sp_bad_policy bad_policy;
     char *dl_path;

@@ -134,6 +134,9 @@ int sp_ctx_microbatch(const spate_ctx *ctx);
 int sp_ctx_workers(const spate_ctx *ctx);
 int sp_ctx_key_groups(const spate_ctx *ctx);
 uint32_t sp_ctx_batch_rows(const spate_ctx *ctx);
+/* state.ttl.ms: processing time after which a key's untouched state is dropped;
+ * 0 = never. */
+int64_t sp_ctx_state_ttl_ms(const spate_ctx *ctx);
 /* Checkpoints configured (checkpoint.dir)? */
 int sp_ctx_checkpointing(const spate_ctx *ctx);
 /* The job's delivery guarantee: 0 at-most-once, 1 at-least-once, 2 exactly-once. */

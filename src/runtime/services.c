@@ -170,6 +170,11 @@ uint32_t sp_ctx_batch_rows(const spate_ctx *ctx)
     return ctx->batch_rows;
 }
 
+int64_t sp_ctx_state_ttl_ms(const spate_ctx *ctx)
+{
+    return ctx->state_ttl_ms;
+}
+
 int sp_ctx_checkpointing(const spate_ctx *ctx)
 {
     return ctx->ckpt_dir != NULL;
