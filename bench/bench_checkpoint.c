@@ -31,7 +31,8 @@
  *               spate_ctx_start, and from its call to the end of await.
  */
 #define _GNU_SOURCE
-#include "spate.h"
+#define BENCH_NAME "bench_checkpoint"
+#include "bench.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -48,29 +49,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000.0
 #define MAX_CKPTS 4096
 
 /* ------------------------------------------------------------------ helpers */
 
-static void die(const char *what, const char *msg)
-{
-    fprintf(stderr, "bench_checkpoint: %s: %s\n", what, msg);
-    exit(1);
-}
 
-static void ok(int rc, const char *what)
-{
-    if (rc < 0) die(what, spate_last_error());
-}
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static double ms(int64_t ns)
 {

@@ -32,7 +32,8 @@
  * the output rows, so a baseline that drifted from the engine's semantics stops the
  * benchmark instead of flattering or shaming the engine.
  */
-#include "spate.h"
+#define BENCH_NAME "bench_core"
+#include "bench.h"
 
 #include "core/hash.h"
 
@@ -52,36 +53,14 @@ enum { COL_SEQ, COL_KEY, COL_VALUE, COL_TS }; /* generator schema */
 #define GEN_INTERVAL_MS 1
 #define GEN_VALUE_SALT 0x5bd1e9955bd1e995ULL
 
-#define NS_PER_S 1000000000LL
 #define CHECK_EVENTS 100000
 #define CHECK_INTERVAL_MS 3600000 /* one micro-batch for the whole check run */
 
 /* ------------------------------------------------------------------ helpers */
 
-static void die(const char *what, const char *msg)
-{
-    fprintf(stderr, "bench_core: %s: %s\n", what, msg);
-    exit(1);
-}
 
-static void ok(int rc, const char *what)
-{
-    if (rc < 0) die(what, spate_last_error());
-}
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) die("calloc", "out of memory");
-    return p;
-}
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* Makes the compiler store everything reachable from p; emits no instruction. */
 static inline void clobber(const void *p)

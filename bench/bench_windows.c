@@ -32,7 +32,8 @@
  * order changes the last bits of a double sum), so a loop that drifted from the
  * engine's window semantics stops the bench.
  */
-#include "spate.h"
+#define BENCH_NAME "bench_windows"
+#include "bench.h"
 
 #include "core/hash.h"
 
@@ -50,7 +51,6 @@ enum { OUT_KEY, OUT_START, OUT_END, OUT_COUNT, OUT_SUM }; /* window output colum
 #define GEN_START_MS 1700000000000LL
 #define GEN_VALUE_SALT 0x5bd1e9955bd1e995ULL /* the generator's (private to generator.c) */
 #define US_PER_MS 1000LL
-#define NS_PER_S 1000000000LL
 #define CHECK_EVENTS 100000
 #define DEFAULT_EVENTS 20000000
 
@@ -76,30 +76,9 @@ typedef struct tally {
 
 /* ------------------------------------------------------------------ helpers */
 
-static void die(const char *what, const char *msg)
-{
-    fprintf(stderr, "bench_windows: %s: %s\n", what, msg);
-    exit(1);
-}
 
-static void ok(int rc, const char *what)
-{
-    if (rc < 0) die(what, spate_last_error());
-}
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) die("calloc", "out of memory");
-    return p;
-}
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 static int64_t gcd64(int64_t a, int64_t b)
 {

@@ -57,4 +57,19 @@ extern int sp_test_failures;
         }                                                                                   \
     } while (0)
 
+/* qsort comparator for an array of C strings (results compared as sorted multisets). */
+static inline int sp_test_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Joins rows[0..n) with ';' into dst (truncated to cap bytes). */
+static inline void sp_test_join(char *dst, size_t cap, char **rows, size_t n)
+{
+    size_t len = 0;
+    dst[0] = 0;
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(dst + len, cap - len, "%s%s", i ? ";" : "", rows[i]);
+}
+
 #endif

@@ -149,11 +149,6 @@ static void lines_free(lines *l)
     free(l->v);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every line of the published files (names not starting with '.'), sorted;
  * *hidden counts the unpublished parts left over, *files the published ones. */
 static lines read_output(const char *dir, int *files, int *hidden)
@@ -178,7 +173,7 @@ static lines read_output(const char *dir, int *files, int *hidden)
         (*files)++;
     }
     if (d) closedir(d);
-    if (l.n) qsort(l.v, l.n, sizeof *l.v, cmp_str);
+    if (l.n) qsort(l.v, l.n, sizeof *l.v, sp_test_cmp_str);
     return l;
 }
 
@@ -191,7 +186,7 @@ static lines expected_inputs(void)
             snprintf(buf, sizeof buf, "%d,r%d-%d", f * 1000 + k, f, k);
             lines_add(&l, buf);
         }
-    qsort(l.v, l.n, sizeof *l.v, cmp_str);
+    qsort(l.v, l.n, sizeof *l.v, sp_test_cmp_str);
     return l;
 }
 
@@ -281,7 +276,7 @@ static void ckpt_conn_files_kill_at_least_once(void)
     CHECK_EQ_INT(files, 1);
     size_t missing = 0;
     for (size_t i = 0; i < want.n; i++)
-        missing += !bsearch(&want.v[i], got.v, got.n, sizeof *got.v, cmp_str);
+        missing += !bsearch(&want.v[i], got.v, got.n, sizeof *got.v, sp_test_cmp_str);
     CHECK_EQ_INT(missing, 0);
     CHECK(got.n >= want.n);
     lines_free(&got);

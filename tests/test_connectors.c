@@ -95,15 +95,10 @@ static int collect(const spate_rows *rs, int64_t time_ms, void *ud)
     return c->fail_with;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The collected lines sorted and joined with ',' (for exact comparisons). */
 static char *sorted_joined(collector *c)
 {
-    if (c->n) qsort(c->lines, c->n, sizeof *c->lines, cmp_str);
+    if (c->n) qsort(c->lines, c->n, sizeof *c->lines, sp_test_cmp_str);
     size_t len = 1;
     for (size_t i = 0; i < c->n; i++) len += strlen(c->lines[i]) + 1;
     char *out = calloc(1, len);

@@ -59,19 +59,6 @@ static void row_text(const spate_row *row, const spate_schema *s, char *buf, siz
     }
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void join(char *dst, size_t cap, char **rows, size_t n)
-{
-    size_t len = 0;
-    dst[0] = 0;
-    for (size_t i = 0; i < n && len < cap; i++)
-        len += snprintf(dst + len, cap - len, "%s%s", i ? ";" : "", rows[i]);
-}
-
 static int on_output(const spate_rows *rs, int64_t time_ms, void *ud)
 {
     result *res = ud;
@@ -89,9 +76,9 @@ static int on_output(const spate_rows *rs, int64_t time_ms, void *ud)
         row_text(&r, spate_rows_schema(rs), text[i], ROW_CAP);
         rows[i] = text[i];
     }
-    join(o->ordered, sizeof o->ordered, rows, n);
-    qsort(rows, n, sizeof rows[0], cmp_str);
-    join(o->sorted, sizeof o->sorted, rows, n);
+    sp_test_join(o->ordered, sizeof o->ordered, rows, n);
+    qsort(rows, n, sizeof rows[0], sp_test_cmp_str);
+    sp_test_join(o->sorted, sizeof o->sorted, rows, n);
     pthread_mutex_unlock(&res->mu);
     return 0;
 }
@@ -198,8 +185,8 @@ static void check_out(const result *r, int workers, const char *const *want)
         size_t nr = 0;
         snprintf(copy, sizeof copy, "%s", want[i]);
         for (char *p = strtok(copy, ";"); p && nr < MAX_R; p = strtok(NULL, ";")) rows[nr++] = p;
-        qsort(rows, nr, sizeof rows[0], cmp_str);
-        join(sorted, sizeof sorted, rows, nr);
+        qsort(rows, nr, sizeof rows[0], sp_test_cmp_str);
+        sp_test_join(sorted, sizeof sorted, rows, nr);
         CHECK_EQ_STR(r->b[i].sorted, sorted);
         if (workers == 1) CHECK_EQ_STR(r->b[i].ordered, want[i]);
     }

@@ -300,19 +300,6 @@ static void row_text(const spate_rows *rs, const spate_row *r, char *buf, size_t
     }
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void join_rows(char *dst, size_t cap, char **rows, size_t n)
-{
-    size_t len = 0;
-    dst[0] = 0;
-    for (size_t i = 0; i < n && len < cap; i++)
-        len += snprintf(dst + len, cap - len, "%s%s", i ? ";" : "", rows[i]);
-}
-
 static int collect(const spate_rows *rs, int64_t time_ms, void *ud)
 {
     collected *c = ud;
@@ -331,9 +318,9 @@ static int collect(const spate_rows *rs, int64_t time_ms, void *ud)
         row_text(rs, &r, text[i], ROW_TEXT);
         rows[i] = text[i];
     }
-    join_rows(c->ordered[c->nb], sizeof c->ordered[0], rows, n);
-    qsort(rows, n, sizeof rows[0], cmp_str);
-    join_rows(c->sorted[c->nb], sizeof c->sorted[0], rows, n);
+    sp_test_join(c->ordered[c->nb], sizeof c->ordered[0], rows, n);
+    qsort(rows, n, sizeof rows[0], sp_test_cmp_str);
+    sp_test_join(c->sorted[c->nb], sizeof c->sorted[0], rows, n);
     c->nb++;
     pthread_mutex_unlock(&c->mu);
     return 0;
@@ -399,8 +386,8 @@ static void check_batches(const collected *c, int workers, const char *const *wa
         snprintf(copy, sizeof copy, "%s", want[i]);
         for (char *p = strtok(copy, ";"); p && nr < MAX_ROWS; p = strtok(NULL, ";"))
             rows[nr++] = p;
-        qsort(rows, nr, sizeof rows[0], cmp_str);
-        join_rows(sorted, sizeof sorted, rows, nr);
+        qsort(rows, nr, sizeof rows[0], sp_test_cmp_str);
+        sp_test_join(sorted, sizeof sorted, rows, nr);
         CHECK_EQ_STR(c->sorted[i], sorted);
         if (workers == 1) CHECK_EQ_STR(c->ordered[i], want[i]);
     }

@@ -78,19 +78,14 @@ static void collect_reset(collected *c)
     memset(c, 0, sizeof *c);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Checks that the collected rows equal want[0..n) as multisets. */
 static void check_rows(collected *c, const char *const *want, int n)
 {
     const char *sorted[64];
     CHECK(n <= 64);
     memcpy(sorted, want, (size_t)n * sizeof *want);
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
-    qsort(c->rows, (size_t)c->nrows, sizeof *c->rows, cmp_str);
+    qsort(sorted, (size_t)n, sizeof *sorted, sp_test_cmp_str);
+    qsort(c->rows, (size_t)c->nrows, sizeof *c->rows, sp_test_cmp_str);
     CHECK_EQ_INT(c->nrows, n);
     for (int i = 0; i < n && i < c->nrows; i++) CHECK_EQ_STR(c->rows[i], sorted[i]);
 }
@@ -938,7 +933,7 @@ static int read_saved(const char *dir, const char *suffix, char **lines, int max
         unlink(path);
     }
     closedir(d);
-    qsort(lines, (size_t)n, sizeof *lines, cmp_str);
+    qsort(lines, (size_t)n, sizeof *lines, sp_test_cmp_str);
     return n;
 }
 

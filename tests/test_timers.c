@@ -60,11 +60,6 @@ static int on_rows(const spate_rows *rs, int64_t time_ms, void *ud)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Compares the rows seen with want (NULL-terminated): in order with one worker,
  * as multisets otherwise. */
 static void check_rows(rows_seen *s, int workers, const char *const *want)
@@ -79,8 +74,8 @@ static void check_rows(rows_seen *s, int workers, const char *const *want)
         exp[i] = want[i];
     }
     if (workers > 1) {
-        qsort(got, (size_t)n, sizeof got[0], cmp_str);
-        qsort(exp, (size_t)n, sizeof exp[0], cmp_str);
+        qsort(got, (size_t)n, sizeof got[0], sp_test_cmp_str);
+        qsort(exp, (size_t)n, sizeof exp[0], sp_test_cmp_str);
     }
     for (int i = 0; i < n; i++) CHECK_EQ_STR(got[i], exp[i]);
 }

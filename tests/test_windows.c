@@ -74,11 +74,6 @@ static int collect(const spate_rows *rs, int64_t t, void *ud)
     return 0;
 }
 
-static int cmp_line(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The lines of text sorted, as one string. */
 static char *sorted(const char *text)
 {
@@ -86,7 +81,7 @@ static char *sorted(const char *text)
     int n = 0;
     for (char *l = strtok_r(copy, "\n", &save); l && n < 4096; l = strtok_r(NULL, "\n", &save))
         lines[n++] = l;
-    qsort(lines, (size_t)n, sizeof *lines, cmp_line);
+    qsort(lines, (size_t)n, sizeof *lines, sp_test_cmp_str);
     char *out = calloc(1, strlen(text) + 2);
     for (int i = 0; i < n; i++) {
         strcat(out, lines[i]);

@@ -24,7 +24,6 @@ typedef struct sp_source_class {
     const sp_opt_def *opts;    /* terminated by {NULL} */
     int uses_format;           /* sp_format_opt_defs apply too; s->fmt is set */
     int parallel;              /* one instance per worker, else one on worker 0 */
-    int replayable;            /* can rewind to a recorded position (checkpoints) */
     /* Connectors with a fixed schema return a new copy; NULL = the user gives it. */
     spate_schema *(*fixed_schema)(void);
     int (*open)(sp_source *s);

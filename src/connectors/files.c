@@ -483,7 +483,6 @@ const sp_source_class sp_files_source = {
     .opts = files_source_opts,
     .uses_format = 1,
     .parallel = 0,
-    .replayable = 1,
     .fixed_schema = NULL,
     .open = files_open,
     .poll = files_poll,

@@ -187,7 +187,6 @@ const sp_source_class sp_generator_source = {
     .opts = generator_opts,
     .uses_format = 0,
     .parallel = 1,
-    .replayable = 1,
     .fixed_schema = generator_schema,
     .open = generator_open,
     .poll = generator_poll,

@@ -158,7 +158,6 @@ static const sp_source_class queue_class = {
     .opts = queue_opts,
     .uses_format = 0,
     .parallel = 0,
-    .replayable = 0,
     .fixed_schema = NULL,
     .open = queue_open,
     .poll = queue_poll,

@@ -243,7 +243,6 @@ const sp_source_class sp_socket_source = {
     .opts = socket_opts,
     .uses_format = 1,
     .parallel = 0,
-    .replayable = 0,
     .fixed_schema = NULL,
     .open = socket_open,
     .poll = socket_poll,

@@ -73,7 +73,6 @@ const sp_source_class sp_stdin_source = {
     .opts = stdin_opts,
     .uses_format = 1,
     .parallel = 0,
-    .replayable = 0,
     .fixed_schema = NULL,
     .open = stdin_open,
     .poll = stdin_poll,
