@@ -182,8 +182,8 @@ static spate_ctx *new_ctx(const options *o, const char *ckpt_dir)
 static void build_job(spate_ctx *ctx, const options *o)
 {
     static const char *const key[] = {"key"};
-    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n"},
-                                     {SPATE_AGG_SUM, "value", "total"}};
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_SUM, "value", "total", 0}};
     char count[24], keys[24];
     snprintf(count, sizeof count, "%" PRId64, o->events);
     snprintf(keys, sizeof keys, "%" PRId64, o->keys);

@@ -331,7 +331,7 @@ static spate_stream *build_filter_map_batch(spate_stream *src)
 static spate_stream *build_keyed_count(spate_stream *src)
 {
     static const char *const key[] = {"key"};
-    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count"};
+    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count", 0};
     spate_stream *k, *a;
     ok(spate_key_by(src, 1, key, &k), "key_by");
     ok(spate_aggregate_by_key(k, 1, &count, 0, &a), "aggregate_by_key");

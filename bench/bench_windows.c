@@ -306,8 +306,8 @@ static spate_stream *open_generator(spate_ctx *ctx, int64_t events)
 static spate_stream *build_windows(spate_ctx *ctx, const bench_case *c, int64_t events)
 {
     static const char *const key[] = {"key"};
-    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "count"},
-                                     {SPATE_AGG_SUM, "value", "sum"}};
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "count", 0},
+                                     {SPATE_AGG_SUM, "value", "sum", 0}};
     const spate_event_time et = {.column = "ts"};
     const spate_window_spec w = {.kind = c->kind, .size_ms = c->size_ms, .slide_ms = c->slide_ms};
     spate_stream *timed, *keyed, *win;

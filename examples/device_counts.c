@@ -26,7 +26,7 @@
 #define MINUTE_MS (60 * 1000)
 
 static const char *const key_cols[] = {"device_id"};
-static const spate_agg count_agg = {SPATE_AGG_COUNT, NULL, "count"};
+static const spate_agg count_agg = {SPATE_AGG_COUNT, NULL, "count", 0};
 
 /* events -> event time (10 min delay) -> per device sliding COUNT. */
 static int windowed_counts(spate_stream *events, spate_stream **out)

@@ -30,7 +30,7 @@
 #define HOUR_MS (60 * MINUTE_MS)
 
 static const char *const key_cols[] = {"product_type"};
-static const spate_agg qty_sum = {SPATE_AGG_SUM, "qty", "qty"};
+static const spate_agg qty_sum = {SPATE_AGG_SUM, "qty", "qty", 0};
 
 /* The window's SUM(qty) per type, printed and saved as OUTPUT/NAME-TIME.csv. */
 static int qty_per_window(spate_stream *keyed, const spate_window_spec *w, const char *output,

@@ -32,10 +32,10 @@
 static const char *const key_cols[] = {"patient_id", "visit"};
 
 static const spate_agg summary_aggs[] = {
-    {SPATE_AGG_MIN, "heart_rate", "min_hr"},
-    {SPATE_AGG_MAX, "heart_rate", "max_hr"},
-    {SPATE_AGG_AVG, "heart_rate", "mean_hr"},
-    {SPATE_AGG_COUNT, NULL, "n"},
+    {SPATE_AGG_MIN, "heart_rate", "min_hr", 0},
+    {SPATE_AGG_MAX, "heart_rate", "max_hr", 0},
+    {SPATE_AGG_AVG, "heart_rate", "mean_hr", 0},
+    {SPATE_AGG_COUNT, NULL, "n", 0},
 };
 
 /* Exactly-once files when checkpointing, else one file per batch (see above). */

@@ -13,7 +13,7 @@
 
 static const char *const word_key[] = {"word"};
 
-static const spate_agg word_count[] = {{SPATE_AGG_COUNT, NULL, "count"}};
+static const spate_agg word_count[] = {{SPATE_AGG_COUNT, NULL, "count", 0}};
 
 static int is_space(char c)
 {

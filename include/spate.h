@@ -322,17 +322,34 @@ typedef enum spate_agg_kind {
     SPATE_AGG_SUM,       /* BIGINT for integer columns, DOUBLE for DOUBLE */
     SPATE_AGG_MIN,       /* type of the column */
     SPATE_AGG_MAX,
-    SPATE_AGG_AVG        /* DOUBLE */
+    SPATE_AGG_AVG,       /* DOUBLE */
+    SPATE_AGG_COUNT_COLUMN,          /* BIGINT: non-NULL values of col (SQL COUNT(col)) */
+    SPATE_AGG_COUNT_DISTINCT,        /* BIGINT: distinct non-NULL values (exact; state
+                                        grows with the distinct values of each key) */
+    SPATE_AGG_APPROX_COUNT_DISTINCT, /* BIGINT: HyperLogLog estimate, fixed state per key */
+    SPATE_AGG_APPROX_PERCENTILE,     /* DOUBLE: the param-quantile (0..1) of a numeric col,
+                                        approximate with bounded state per key */
+    SPATE_AGG_FIRST_VALUE,           /* type of col: first non-NULL value in arrival order */
+    SPATE_AGG_LAST_VALUE             /* type of col: last non-NULL value in arrival order */
 } spate_agg_kind;
 typedef struct spate_agg {
     spate_agg_kind kind;
     const char *column; /* input column name (ignored for COUNT) */
     const char *as;     /* output column name */
+    double param;       /* APPROX_PERCENTILE: the quantile, 0 <= param <= 1 */
 } spate_agg;
 /* running == 0: per micro-batch (reduceByKey); running != 0: over the whole stream
  * so far, emitting each micro-batch the keys it updated (Flink's rolling aggregate). */
 int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, int running,
                            spate_stream **out);
+/* Unbounded GROUP BY as a changelog (Flink SQL's group aggregate): a running
+ * aggregate that after each micro-batch (continuous style: each input batch)
+ * emits, for every key whose result changed, "+I" with the result the first time
+ * and afterwards "-U" with the previous result followed by "+U" with the new one;
+ * a key whose result did not change emits nothing. Output: keys, aggregates, op
+ * STRING. Checkpointed like the running aggregate. */
+int spate_aggregate_changelog(spate_stream *in, int naggs, const spate_agg *aggs,
+                              spate_stream **out);
 
 /* Joins of two keyed streams with equal key types, per micro-batch. Output: key,
  * left values, right values; the missing side of an outer join is NULL. */
@@ -344,6 +361,34 @@ typedef enum spate_join_kind {
 } spate_join_kind;
 int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
                spate_stream **out);
+/* Interval join (event time): keyed streams with equal key types, each with an
+ * event-time column (left_time / right_time; NULL = the stream's event time from
+ * spate_with_event_time). Rows l and r with equal keys join when
+ *   l.time + lower_ms <= r.time <= l.time + upper_ms.
+ * Each side's rows are kept until the watermark (the minimum of both inputs')
+ * passes the last time a row of the other side could still join them; then the
+ * outer kinds emit the rows that never joined, NULL-padded. Output: key, left
+ * values, right values. Works in both styles; checkpointed. */
+int spate_interval_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
+                        const char *left_time, const char *right_time, int64_t lower_ms,
+                        int64_t upper_ms, spate_stream **out);
+struct spate_window_spec;
+/* Window join: each side's rows go to the windows of w (TUMBLING, SLIDING or
+ * CUMULATE, by each side's time column); when the watermark passes a window's
+ * end, the rows of that window with equal keys are joined (kind: inner or outer)
+ * and the window's state is dropped. Late rows (window already fired) are
+ * dropped and counted as late. Output: key, window_start, window_end, left
+ * values, right values. Checkpointed. */
+int spate_window_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
+                      const struct spate_window_spec *w, const char *left_time,
+                      const char *right_time, spate_stream **out);
+/* Window Top-N: a keyed stream of window results (it has a window_end TIMESTAMP
+ * column); rows are grouped by the key columns (which include window_start and
+ * window_end), and when the watermark passes a group's window_end its first n rows
+ * ordered by order_col (desc != 0: largest first; ties by arrival) are emitted
+ * with "row_num BIGINT" (1..n) appended, and the group is dropped. Checkpointed. */
+int spate_window_top_n(spate_stream *keyed, const char *order_col, int desc, int64_t n,
+                       spate_stream **out);
 /* cogroup: fn sees each key with its left (side 0) and right (side 1) values. */
 int spate_cogroup(spate_stream *left, spate_stream *right, const spate_schema *out_schema,
                   spate_group_fn fn, void *ud, spate_stream **out);
@@ -388,7 +433,9 @@ typedef enum spate_window_kind {
     SPATE_WINDOW_SLIDING,      /* size, slide (hopping) */
     SPATE_WINDOW_SESSION,      /* gap, per key; merges when a record bridges two */
     SPATE_WINDOW_GLOBAL,       /* one window for all time: needs a count or period trigger */
-    SPATE_WINDOW_COUNT         /* every `count` elements of a key */
+    SPATE_WINDOW_COUNT,        /* every `count` elements of a key */
+    SPATE_WINDOW_CUMULATE      /* size (max), slide (step): windows [s, s+step),
+                                  [s, s+2*step) ... [s, s+size) with s aligned to size */
 } spate_window_kind;
 
 /* When a window fires. All zero = on time only: when the watermark passes the

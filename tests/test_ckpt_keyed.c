@@ -128,9 +128,9 @@ static int start_and_wait(spate_ctx *ctx)
 
 /* ----------------------------------------------------- the generator job */
 
-static const spate_agg gen_aggs[] = {{SPATE_AGG_COUNT, NULL, "n"},
-                                     {SPATE_AGG_SUM, "seq", "sum_seq"},
-                                     {SPATE_AGG_SUM, "value", "sum_value"}};
+static const spate_agg gen_aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_SUM, "seq", "sum_seq", 0},
+                                     {SPATE_AGG_SUM, "value", "sum_value", 0}};
 
 /* generator(count, KMAX keys) -> key_by(key) -> running COUNT, SUM(seq), SUM(value)
  * -> callback into l. Returns the job's result (start, then the run). */
@@ -256,9 +256,9 @@ static int sum_v(const spate_row *a, const spate_row *b, spate_out *out, void *u
 
 static int queue_run(int workers, const char *dir, int64_t base, last_rows *agg, last_rows *fold)
 {
-    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n"},
-                                     {SPATE_AGG_SUM, "v", "sum_v"},
-                                     {SPATE_AGG_MAX, "name", "max_name"}};
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_SUM, "v", "sum_v", 0},
+                                     {SPATE_AGG_MAX, "name", "max_name", 0}};
     spate_ctx *ctx = ctx_of(workers, 0, dir, 0);
     spate_schema *s = NULL;
     spate_queue *q;
@@ -317,7 +317,7 @@ static void test_rescale(void)
  * file (its watermark): the store cannot yet commit a checkpoint without any. */
 static void test_per_batch_state_empty(void)
 {
-    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "n"};
+    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "n", 0};
     char dir[] = "/tmp/spate-ckk-XXXXXX";
     REQUIRE_OK(mkdtemp(dir) ? 0 : -1);
     for (int run = 0; run < 2; run++) {

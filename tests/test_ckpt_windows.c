@@ -169,7 +169,7 @@ static spate_ctx *ctx_of(int workers, const char *dir)
     return ctx;
 }
 
-static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n"}, {SPATE_AGG_SUM, "seq", "sum_seq"}};
+static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0}, {SPATE_AGG_SUM, "seq", "sum_seq", 0}};
 
 /* Reduce over (seq, ts): the sum of seq and the latest ts. */
 static int sum_seq(const spate_row *a, const spate_row *b, spate_out *out, void *ud)

@@ -460,7 +460,7 @@ static void engine_builders_after_start(void)
     spate_stream *o = NULL;
     spate_schema *one;
     spate_schema_parse("seq BIGINT", &one);
-    spate_agg cnt = {SPATE_AGG_COUNT, NULL, "n"};
+    spate_agg cnt = {SPATE_AGG_COUNT, NULL, "n", 0};
     CHECK_EQ_INT(spate_map(g, one, copy_row, NULL, &o), SPATE_ESTATE);
     CHECK_EQ_INT(spate_filter(g, keep_all, NULL, &o), SPATE_ESTATE);
     CHECK_EQ_INT(spate_key_by(g, 1, key, &o), SPATE_ESTATE);

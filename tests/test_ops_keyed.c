@@ -421,7 +421,7 @@ static void test_reduce_by_key_per_batch(void)
 
 static void test_aggregate_running(void)
 {
-    static const spate_agg aggs[] = {{SPATE_AGG_SUM, "v", "s"}, {SPATE_AGG_COUNT, NULL, "n"}};
+    static const spate_agg aggs[] = {{SPATE_AGG_SUM, "v", "s", 0}, {SPATE_AGG_COUNT, NULL, "n", 0}};
     for (int w = 1; w <= 2; w++) {
         spate_ctx *ctx = ctx_new(w, 20);
         spate_stream *k = key_by1(queue_of(ctx, "k STRING, v BIGINT", kv_items), "k"), *r;
@@ -442,9 +442,9 @@ static void test_aggregate_running(void)
 static void test_aggregate_kinds_nulls(void)
 {
     static const spate_agg aggs[] = {
-        {SPATE_AGG_COUNT, NULL, "n"},   {SPATE_AGG_SUM, "i", "si"},  {SPATE_AGG_SUM, "d", "sd"},
-        {SPATE_AGG_MIN, "i", "mini"},   {SPATE_AGG_MAX, "d", "maxd"}, {SPATE_AGG_MIN, "s", "mins"},
-        {SPATE_AGG_MAX, "s", "maxs"},   {SPATE_AGG_AVG, "i", "avgi"}, {SPATE_AGG_AVG, "d", "avgd"}};
+        {SPATE_AGG_COUNT, NULL, "n", 0},   {SPATE_AGG_SUM, "i", "si", 0},  {SPATE_AGG_SUM, "d", "sd", 0},
+        {SPATE_AGG_MIN, "i", "mini", 0},   {SPATE_AGG_MAX, "d", "maxd", 0}, {SPATE_AGG_MIN, "s", "mins", 0},
+        {SPATE_AGG_MAX, "s", "maxs", 0},   {SPATE_AGG_AVG, "i", "avgi", 0}, {SPATE_AGG_AVG, "d", "avgd", 0}};
     static const char *const items[] = {
         "a,1,1.5,pear\na,,,\nb,,,\na,4,-2.5,apple\na,-2,,zebra\n", "b,,,\nb,7,,\n", NULL};
     for (int w = 1; w <= 2; w++) {
@@ -475,7 +475,7 @@ static void test_aggregate_bad_args(void)
 {
     spate_ctx *ctx = ctx_new(1, 20);
     spate_stream *k = key_by1(queue_of(ctx, "k STRING, v BIGINT, s STRING", kv_items), "k"), *r;
-    spate_agg sum_str = {SPATE_AGG_SUM, "s", "x"}, missing = {SPATE_AGG_MAX, "nope", "x"};
+    spate_agg sum_str = {SPATE_AGG_SUM, "s", "x", 0}, missing = {SPATE_AGG_MAX, "nope", "x", 0};
     CHECK_EQ_INT(spate_aggregate_by_key(k, 1, &sum_str, 0, &r), SPATE_ETYPE);
     CHECK_EQ_INT(spate_aggregate_by_key(k, 1, &missing, 0, &r), SPATE_ENOTFOUND);
     CHECK_EQ_INT(spate_aggregate_by_key(k, 0, &missing, 0, &r), SPATE_EINVAL);
@@ -486,7 +486,7 @@ static void test_not_keyed_einval(void)
 {
     spate_ctx *ctx = ctx_new(1, 20);
     spate_stream *in = queue_of(ctx, "k STRING, v BIGINT", kv_items), *r = in;
-    spate_agg count = {SPATE_AGG_COUNT, NULL, "n"};
+    spate_agg count = {SPATE_AGG_COUNT, NULL, "n", 0};
     CHECK_EQ_INT(spate_reduce_by_key(in, sum_v, NULL, &r), SPATE_EINVAL);
     CHECK(r == NULL);
     CHECK(strstr(spate_last_error(), "spate_key_by") != NULL);
@@ -629,7 +629,7 @@ static void test_group_by_key_rows(void)
 static void test_multi_column_keys(void)
 {
     static const char *const items[] = {"a,1,5\na,1,6\na,,7\n,1,8\n,1,9\n\"\",1,1\n", NULL};
-    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n"}, {SPATE_AGG_MAX, "v", "mx"}};
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0}, {SPATE_AGG_MAX, "v", "mx", 0}};
     for (int w = 1; w <= 2; w++) {
         spate_ctx *ctx = ctx_new(w, 20);
         spate_stream *in = queue_of(ctx, "k STRING, j INT, v BIGINT", items), *k, *r;
@@ -788,9 +788,9 @@ static void test_continuous_running(void)
  * the same per-key results. */
 static int gen_run(int workers, int interval_ms, latest *l)
 {
-    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n"},
-                                     {SPATE_AGG_SUM, "seq", "s"},
-                                     {SPATE_AGG_MAX, "seq", "mx"}};
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_SUM, "seq", "s", 0},
+                                     {SPATE_AGG_MAX, "seq", "mx", 0}};
     spate_ctx *ctx = ctx_new(workers, interval_ms);
     spate_stream *g, *r;
     int rc = spate_source_open(ctx, "generator", NULL,

@@ -45,9 +45,9 @@ enum { STREAMS = 100, MAX_EVENTS = 300, NAGGS = 9, KEY_LEN = 8, MAX_REPORTS = 5 
 enum { COL_K, COL_START, COL_END, COL_AGG0, COL_OP = COL_AGG0 + NAGGS };
 
 static const spate_agg aggs[NAGGS] = {
-    {SPATE_AGG_COUNT, NULL, "n"},    {SPATE_AGG_SUM, "i", "sum_i"}, {SPATE_AGG_MIN, "i", "min_i"},
-    {SPATE_AGG_MAX, "i", "max_i"},   {SPATE_AGG_AVG, "i", "avg_i"}, {SPATE_AGG_SUM, "d", "sum_d"},
-    {SPATE_AGG_MIN, "d", "min_d"},   {SPATE_AGG_MAX, "d", "max_d"}, {SPATE_AGG_AVG, "d", "avg_d"},
+    {SPATE_AGG_COUNT, NULL, "n", 0},    {SPATE_AGG_SUM, "i", "sum_i", 0}, {SPATE_AGG_MIN, "i", "min_i", 0},
+    {SPATE_AGG_MAX, "i", "max_i", 0},   {SPATE_AGG_AVG, "i", "avg_i", 0}, {SPATE_AGG_SUM, "d", "sum_d", 0},
+    {SPATE_AGG_MIN, "d", "min_d", 0},   {SPATE_AGG_MAX, "d", "max_d", 0}, {SPATE_AGG_AVG, "d", "avg_d", 0},
 };
 
 /* Which aggregates are DOUBLE (AVG, and every aggregate of d). */

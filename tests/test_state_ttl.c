@@ -111,7 +111,7 @@ static int finish(job *j)
     return spate_ctx_await_termination(j->ctx, 60000);
 }
 
-static const spate_agg count_agg = {SPATE_AGG_COUNT, NULL, "n"};
+static const spate_agg count_agg = {SPATE_AGG_COUNT, NULL, "n", 0};
 
 /* Over the value columns (v, ts): sums v, ts 0. */
 static int sum_v(const spate_row *a, const spate_row *b, spate_out *out, void *ud)
@@ -207,7 +207,7 @@ static int window_job(job *j, const spate_window_spec *w, const char *ttl, seqs 
     spate_event_time et = {"ts", "ms", NULL, 0, 0};
     spate_stream *timed, *keyed, *win;
     const char *k = "k";
-    static const spate_agg sum = {SPATE_AGG_SUM, "v", "s"};
+    static const spate_agg sum = {SPATE_AGG_SUM, "v", "s", 0};
     if (!rc) rc = spate_with_event_time(j->src, &et, &timed);
     if (!rc) rc = spate_key_by(timed, 1, &k, &keyed);
     if (!rc) rc = spate_window_aggregate(keyed, w, 1, &sum, &win);

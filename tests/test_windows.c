@@ -141,7 +141,7 @@ static int job_run(job *j, const char *const *items)
     return rc;
 }
 
-static const spate_agg sum_v = {SPATE_AGG_SUM, "v", "s"};
+static const spate_agg sum_v = {SPATE_AGG_SUM, "v", "s", 0};
 
 /* Builds tumbling/sliding/... SUM(v) per k over the items, runs it, and leaves the
  * output in out_rows. */

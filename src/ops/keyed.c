@@ -829,6 +829,18 @@ static const char *ag_kind_name(spate_agg_kind k)
         return "max";
     case SPATE_AGG_AVG:
         return "avg";
+    case SPATE_AGG_COUNT_COLUMN:
+        return "count_column";
+    case SPATE_AGG_COUNT_DISTINCT:
+        return "count_distinct";
+    case SPATE_AGG_APPROX_COUNT_DISTINCT:
+        return "approx_count_distinct";
+    case SPATE_AGG_APPROX_PERCENTILE:
+        return "approx_percentile";
+    case SPATE_AGG_FIRST_VALUE:
+        return "first_value";
+    case SPATE_AGG_LAST_VALUE:
+        return "last_value";
     }
     return "?";
 }
@@ -912,7 +924,7 @@ int spate_count(spate_stream *in, spate_stream **out)
 {
     int rc = check_stream(in, out, "count");
     if (rc) return rc;
-    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count"};
+    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count", 0};
     ag_cfg *cfg;
     spate_schema *schema;
     rc = ag_build(in, 0, 1, &count, &cfg, &schema);
@@ -934,7 +946,7 @@ int spate_count_by_value(spate_stream *in, spate_stream **out)
     rc = spate_key_by(in, n, names, &keyed_in);
     free(names);
     if (rc) return rc;
-    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count"};
+    static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count", 0};
     return spate_aggregate_by_key(keyed_in, 1, &count, 0, out);
 }
 

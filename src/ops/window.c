@@ -769,6 +769,7 @@ static void win_drop(wstate *st, const wcfg *cfg, uint32_t w)
     switch (cfg->a.kind) {
     case SPATE_WINDOW_TUMBLING:
     case SPATE_WINDOW_SLIDING:
+    case SPATE_WINDOW_CUMULATE:
         map_del(&st->wmap, x->start);
         if (cfg->panes) drop_panes(st, cfg, x);
         break;
@@ -1721,7 +1722,8 @@ static uint32_t win_create(wstate *st, const wcfg *cfg, const win *h, uint32_t k
     if (heap_push(st, w)) return NONE;
     switch (cfg->a.kind) {
     case SPATE_WINDOW_TUMBLING:
-    case SPATE_WINDOW_SLIDING: return map_put(&st->wmap, h->start, w) ? NONE : w;
+    case SPATE_WINDOW_SLIDING:
+    case SPATE_WINDOW_CUMULATE: return map_put(&st->wmap, h->start, w) ? NONE : w;
     case SPATE_WINDOW_GLOBAL: st->global = w + 1; break;
     case SPATE_WINDOW_SESSION:
         st->wins[w].next = *key_head(st, key);

@@ -110,6 +110,8 @@ static int check_kind(sp_assigner *a, const spate_window_spec *w, const char *wh
         if (w->count <= 0) return sp_err(SPATE_EINVAL, "%s: count windows need count > 0", what);
         a->count = w->count;
         return 0;
+    case SPATE_WINDOW_CUMULATE:
+        return sp_err(SPATE_EUNSUPPORTED, "%s: cumulate windows are not implemented yet", what);
     }
     return sp_err(SPATE_EINVAL, "%s: unknown window kind %d", what, (int)w->kind);
 }

@@ -1,0 +1,5 @@
+#include "test_list.h"
+
+const sp_test tests_sql_funcs[] = {
+    {NULL, NULL},
+};
