@@ -8,9 +8,12 @@ SPATE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_ROOT=${BUILD_ROOT:-$SPATE_ROOT}
 
 # The Debian packages a build and the tests need (read by the sourcing scripts);
-# libsqlite3-dev is the oracle of the window property tests (tests/test_oracle.c).
+# libsqlite3-dev is the oracle of the window and SQL property tests; libssl-dev and
+# libxxhash-dev serve SQL's hash functions, libedit-dev the `spate sql` shell,
+# tzdata the session time zones.
 # shellcheck disable=SC2034
-SPATE_PACKAGES=(build-essential cmake libsqlite3-dev pkg-config python3 valgrind)
+SPATE_PACKAGES=(build-essential cmake libedit-dev libsqlite3-dev libssl-dev libxxhash-dev
+    pkg-config python3 tzdata valgrind)
 
 log() {
     printf '\n==> %s\n' "$*"
