@@ -316,7 +316,10 @@ int spate_map_values(spate_stream *in, const spate_schema *value_schema, spate_m
 int spate_flat_map_values(spate_stream *in, const spate_schema *value_schema, spate_map_fn fn,
                           void *ud, spate_stream **out);
 
-/* Built-in keyed aggregates (vectorized; no callback per row). */
+/* Built-in keyed aggregates (vectorized; no callback per row), for
+ * spate_aggregate_by_key, spate_aggregate_changelog and spate_window_aggregate.
+ * SQL rules: every kind but COUNT skips NULLs; with no non-NULL value the counts
+ * give 0 and the others NULL. docs/semantics.md gives each kind's state and error. */
 typedef enum spate_agg_kind {
     SPATE_AGG_COUNT = 1, /* BIGINT; col ignored */
     SPATE_AGG_SUM,       /* BIGINT for integer columns, DOUBLE for DOUBLE */
@@ -325,12 +328,17 @@ typedef enum spate_agg_kind {
     SPATE_AGG_AVG,       /* DOUBLE */
     SPATE_AGG_COUNT_COLUMN,          /* BIGINT: non-NULL values of col (SQL COUNT(col)) */
     SPATE_AGG_COUNT_DISTINCT,        /* BIGINT: distinct non-NULL values (exact; state
-                                        grows with the distinct values of each key) */
-    SPATE_AGG_APPROX_COUNT_DISTINCT, /* BIGINT: HyperLogLog estimate, fixed state per key */
-    SPATE_AGG_APPROX_PERCENTILE,     /* DOUBLE: the param-quantile (0..1) of a numeric col,
-                                        approximate with bounded state per key */
+                                        grows with the distinct values of each key:
+                                        16-32 bytes each, strings plus their bytes) */
+    SPATE_AGG_APPROX_COUNT_DISTINCT, /* BIGINT: HyperLogLog estimate, 4 KiB per key,
+                                        relative standard error 1.6% */
+    SPATE_AGG_APPROX_PERCENTILE,     /* DOUBLE: the param-quantile (0..1, nearest rank)
+                                        of a numeric col: exact up to 1000 values per
+                                        key, then a sketch of ~24 KiB per key with a
+                                        rank error below 1% */
     SPATE_AGG_FIRST_VALUE,           /* type of col: first non-NULL value in arrival order */
-    SPATE_AGG_LAST_VALUE             /* type of col: last non-NULL value in arrival order */
+    SPATE_AGG_LAST_VALUE             /* type of col: last non-NULL value in arrival order
+                                        (windows: within a pane, then in pane order) */
 } spate_agg_kind;
 typedef struct spate_agg {
     spate_agg_kind kind;
@@ -339,7 +347,12 @@ typedef struct spate_agg {
     double param;       /* APPROX_PERCENTILE: the quantile, 0 <= param <= 1 */
 } spate_agg;
 /* running == 0: per micro-batch (reduceByKey); running != 0: over the whole stream
- * so far, emitting each micro-batch the keys it updated (Flink's rolling aggregate). */
+ * so far, emitting each micro-batch the keys it updated (Flink's rolling aggregate).
+ * Output: keys, then one column per aggregate named `as` (default "count" or
+ * "<kind>_<column>", kinds in lower case). SPATE_EINVAL for an unkeyed input, no
+ * aggregates, an unknown kind or a quantile outside [0, 1]; SPATE_ENOTFOUND for
+ * an unknown column; SPATE_ETYPE for SUM, AVG or APPROX_PERCENTILE of a
+ * non-numeric column. */
 int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, int running,
                            spate_stream **out);
 /* Unbounded GROUP BY as a changelog (Flink SQL's group aggregate): a running
@@ -347,7 +360,10 @@ int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, i
  * emits, for every key whose result changed, "+I" with the result the first time
  * and afterwards "-U" with the previous result followed by "+U" with the new one;
  * a key whose result did not change emits nothing. Output: keys, aggregates, op
- * STRING. Checkpointed like the running aggregate. */
+ * STRING. Checkpointed like the running aggregate, and expired by state.ttl.ms
+ * like it (a key coming back after expiring emits "+I" again). A non-keyed stream
+ * aggregates as one group. Errors as spate_aggregate_by_key's; no aggregate may
+ * be named "op". */
 int spate_aggregate_changelog(spate_stream *in, int naggs, const spate_agg *aggs,
                               spate_stream **out);
 
@@ -362,31 +378,40 @@ typedef enum spate_join_kind {
 int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
                spate_stream **out);
 /* Interval join (event time): keyed streams with equal key types, each with an
- * event-time column (left_time / right_time; NULL = the stream's event time from
- * spate_with_event_time). Rows l and r with equal keys join when
- *   l.time + lower_ms <= r.time <= l.time + upper_ms.
- * Each side's rows are kept until the watermark (the minimum of both inputs')
- * passes the last time a row of the other side could still join them; then the
- * outer kinds emit the rows that never joined, NULL-padded. Output: key, left
- * values, right values. Works in both styles; checkpointed. */
+ * event-time column (left_time / right_time, TIMESTAMPs; NULL = the stream's
+ * event time from spate_with_event_time). Rows l and r with equal keys join when
+ *   l.time + lower_ms <= r.time <= l.time + upper_ms
+ * (both inclusive; the bounds may be negative; lower_ms > upper_ms is EINVAL).
+ * A pair is emitted as soon as its second row arrives. Each side's rows are kept
+ * until the watermark (the minimum of both inputs') passes the last time a row
+ * of the other side could still join them; then the outer kinds emit the rows
+ * that never joined, NULL-padded. Rows behind the watermark are late: dropped
+ * and counted in late_records (Flink's rule). Output: key, left values, right
+ * values (a right name already taken gets "_right"). Works in both styles;
+ * checkpointed. docs/joins.md. */
 int spate_interval_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
                         const char *left_time, const char *right_time, int64_t lower_ms,
                         int64_t upper_ms, spate_stream **out);
 struct spate_window_spec;
 /* Window join: each side's rows go to the windows of w (TUMBLING, SLIDING or
- * CUMULATE, by each side's time column); when the watermark passes a window's
- * end, the rows of that window with equal keys are joined (kind: inner or outer)
- * and the window's state is dropped. Late rows (window already fired) are
- * dropped and counted as late. Output: key, window_start, window_end, left
- * values, right values. Checkpointed. */
+ * CUMULATE, by each side's time column as for spate_interval_join; w's triggers,
+ * lateness, modes and time_column must be left 0: EUNSUPPORTED / EINVAL); when
+ * the watermark passes a window's end, the rows of that window with equal keys
+ * are joined (kind: inner, or outer with the missing side NULL) and the window's
+ * state is dropped. Late rows (every window of theirs already fired) are dropped
+ * and counted as late. Output: key, window_start, window_end, left values, right
+ * values. Checkpointed. docs/joins.md. */
 int spate_window_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
                       const struct spate_window_spec *w, const char *left_time,
                       const char *right_time, spate_stream **out);
-/* Window Top-N: a keyed stream of window results (it has a window_end TIMESTAMP
- * column); rows are grouped by the key columns (which include window_start and
- * window_end), and when the watermark passes a group's window_end its first n rows
- * ordered by order_col (desc != 0: largest first; ties by arrival) are emitted
- * with "row_num BIGINT" (1..n) appended, and the group is dropped. Checkpointed. */
+/* Window Top-N: a keyed stream of window results whose key columns include a
+ * window_end TIMESTAMP (normally window_start, window_end and partition
+ * columns); rows are grouped by the key columns, only the n best of a group are
+ * kept, and when the watermark reaches a group's window_end its rows ordered by
+ * order_col (a value column; desc != 0: largest first; NULLs last; ties by
+ * arrival) are emitted with "row_num BIGINT" (1..n) appended, and the group is
+ * dropped. Rows of a group already fired are late (dropped, counted).
+ * Checkpointed. docs/windows.md. */
 int spate_window_top_n(spate_stream *keyed, const char *order_col, int desc, int64_t n,
                        spate_stream **out);
 /* cogroup: fn sees each key with its left (side 0) and right (side 1) values. */
@@ -434,8 +459,9 @@ typedef enum spate_window_kind {
     SPATE_WINDOW_SESSION,      /* gap, per key; merges when a record bridges two */
     SPATE_WINDOW_GLOBAL,       /* one window for all time: needs a count or period trigger */
     SPATE_WINDOW_COUNT,        /* every `count` elements of a key */
-    SPATE_WINDOW_CUMULATE      /* size (max), slide (step): windows [s, s+step),
-                                  [s, s+2*step) ... [s, s+size) with s aligned to size */
+    SPATE_WINDOW_CUMULATE      /* size (max, a multiple of the step), slide (step):
+                                  windows [s, s+step), [s, s+2*step) ... [s, s+size)
+                                  with s aligned to size (+ offset) */
 } spate_window_kind;
 
 /* When a window fires. All zero = on time only: when the watermark passes the

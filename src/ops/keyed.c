@@ -1,6 +1,6 @@
 /*
  * keyed.c - aggregations: reduce, count, countByValue, reduceByKey, combineByKey,
- * groupByKey and the built-in keyed aggregates.
+ * groupByKey and the built-in keyed aggregates (aggregate_by_key, aggregate_changelog).
  *
  * Placement. Keyed operators take a keyed input (spate_key_by) through a HASH
  * exchange, or FORWARD when the input already sits on the worker owning each key
@@ -26,13 +26,20 @@
  * With state.ttl.ms, running tables drop keys idle longer than the TTL (see
  * "expiry" below).
  *
- * Built-in aggregates are vectorized: a first pass maps every live row to its
- * entry, then each aggregate runs one tight loop over its column. SQL semantics:
- * COUNT counts rows, SUM/MIN/MAX/AVG skip NULLs and give NULL for a key with no
- * non-NULL value. Integer SUM wraps around on overflow rather than failing.
- * MIN/MAX of strings copy the winner into an arena of the instance; per batch it
- * is reset with the table, in running mode it grows with every new extreme (a
- * known cost of long-running string MIN/MAX, to be reclaimed by compaction).
+ * Built-in aggregates (aggs.c defines them, for windows too) are vectorized: a
+ * first pass maps every live row to its entry, then each aggregate runs one
+ * loop over its column - tight for the simple kinds, row by row for sets and
+ * sketches. Cells that own memory (strings, sets, sketches) are released when
+ * their entry is cleared (per batch), expires or the operator closes.
+ *
+ * aggregate_changelog (Flink SQL's unbounded group aggregate) is the running
+ * aggregate whose emissions are a changelog: each key also keeps the results it
+ * emitted last, and an emission compares them with the current ones - a key
+ * emits "+I" the first time, "-U" (kept results) then "+U" (new ones) when any
+ * result changed, nothing when none did. It emits when the running aggregate
+ * does (epoch, input batch in the continuous style, finish) and expires with
+ * state.ttl.ms the same way: a key that comes back after expiring starts over
+ * with "+I".
  *
  * reduce, reduceByKey and combineByKey fold user callbacks. The accumulator of
  * entry e is row e of a chunked value store (batches of ACC_ROWS rows of the
@@ -63,6 +70,7 @@
 #include "checkpoint/serde.h"
 #include "core/clock.h"
 #include "core/row.h"
+#include "ops/aggs.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
 #include "state/keytable.h"
@@ -148,6 +156,10 @@ static int fail_nomem(sp_op *op)
 
 /* ------------------------------------------- keyed table with a dirty list */
 
+/* Frees what the value area of entry e owns, before the area is zeroed or the
+ * entry dropped (the built-in aggregates' strings, sets and sketches). */
+typedef void (*keyed_release)(sp_op *op, uint32_t e);
+
 typedef struct keyed {
     sp_keytable t;
     uint32_t *dirty; /* entries touched since the last emission, first touch first */
@@ -159,6 +171,8 @@ typedef struct keyed {
     /* state.ttl.ms (0 = keys never expire); with it, the processing time of the
      * batch being folded and of the last sweep (continuous style) */
     int64_t ttl_ms, now_ms, swept_ms;
+    keyed_release release; /* NULL: value areas own nothing */
+    sp_op *op;
 } keyed;
 
 /* Moves an operator's state kept outside the value area from entry `from` to
@@ -172,11 +186,20 @@ static int keyed_init(keyed *k, sp_op *op, size_t value_size, int running)
     k->continuous = !sp_ctx_microbatch(op->node->ctx);
     k->per_batch = !k->continuous && !running;
     k->ttl_ms = k->per_batch ? 0 : sp_ctx_state_ttl_ms(op->node->ctx);
+    k->op = op;
     return sp_keytable_init(&k->t, MARK_BYTES + value_size);
+}
+
+/* Releases the value areas of every entry (the table keeps them, released). */
+static void keyed_release_all(keyed *k)
+{
+    for (uint32_t e = 0; k->release && e < sp_keytable_count(&k->t); e++)
+        k->release(k->op, e);
 }
 
 static void keyed_free(keyed *k, sp_op *op)
 {
+    keyed_release_all(k);
     sp_keytable_free(&k->t);
     free(k->dirty);
     if (k->out) sp_op_release(op, k->out);
@@ -205,6 +228,7 @@ static uint32_t keyed_touch(keyed *k, const sp_batch *b, uint32_t r, int nkeys, 
     if (!mark) return (uint32_t)-1;
     uint32_t e = sp_keytable_index(&k->t, mark);
     if (!*inserted && keyed_expired(k, mark, k->now_ms)) {
+        if (k->release) k->release(k->op, e);
         memset(mark + 1, 0, k->t.value_size - MARK_BYTES);
         *inserted = 1;
     }
@@ -244,7 +268,9 @@ static void keyed_round_done(keyed *k)
 {
     k->ndirty = 0;
     k->round++;
-    if (k->per_batch) sp_keytable_clear(&k->t);
+    if (!k->per_batch) return;
+    keyed_release_all(k);
+    sp_keytable_clear(&k->t);
 }
 
 /* ----------------------------------------- checkpoints of a keyed table
@@ -350,7 +376,8 @@ static int keyed_restore(sp_op *op, keyed *k, int nkeys, sp_state_in *s, keyed_v
  *
  * A sweep drops the entries untouched for longer than the TTL. The table cannot
  * delete one entry, so a sweep that finds any expired entry rebuilds it from the
- * live ones, in their insertion order, with their value areas (marks included);
+ * live ones, in their insertion order, with their value areas (marks included,
+ * and what the areas own moves with them; the expired areas are released);
  * a sweep finding none costs one pass over the marks. Sweeps run only between
  * emissions (nothing dirty, so the dirty list needs no renumbering): at every
  * epoch in the micro-batch style, at most every SWEEP_MS from tick() in the
@@ -402,6 +429,8 @@ static int keyed_sweep(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_mov
         sp_keytable_free(&n);
         return rc == SPATE_ENOMEM ? fail_nomem(op) : rc;
     }
+    for (uint32_t e = 0; k->release && e < sp_keytable_count(&k->t); e++)
+        if (keyed_expired(k, sp_keytable_value(&k->t, e), now_ms)) k->release(op, e);
     sp_keytable_free(&k->t);
     k->t = n;
     return 0;
@@ -415,194 +444,118 @@ static int keyed_tick(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_move
     return keyed_sweep(op, k, nkeys, now_ms, move);
 }
 
-/* ------------------------------------------------- built-in aggregates */
-
-typedef enum {
-    AG_COUNT,
-    AG_SUM_I,
-    AG_SUM_D,
-    AG_AVG_I,
-    AG_AVG_D,
-    AG_MIN_I,
-    AG_MAX_I,
-    AG_MIN_D,
-    AG_MAX_D,
-    AG_MIN_S,
-    AG_MAX_S
-} ag_op;
-
-typedef struct ag_spec {
-    ag_op op;
-    int col; /* input column (unused for COUNT) */
-} ag_spec;
+/* ------------------------------------------------- built-in aggregates
+ *
+ * The aggregates are aggs.c's; here their cells live in the key table. The value
+ * area of an entry is its naggs cells and, for the changelog, the result of each
+ * aggregate it emitted last and whether it emitted at all. A push maps every
+ * live row to its entry (ag_map_rows), then folds each aggregate in one loop
+ * over its column (sp_ag_fold_batch).
+ */
 
 typedef struct ag_cfg {
     int nkeys; /* key columns of the input; 0 = stream-wide */
     int naggs;
-    int running; /* never clear: emit the keys each micro-batch updated */
-    ag_spec *aggs;
+    int running;   /* never clear: emit the keys each micro-batch updated */
+    int changelog; /* aggregate_changelog: +I, or -U then +U, for changed results */
+    int owns;      /* some cell owns memory: entries are released before they go */
+    sp_ag_spec *aggs;
 } ag_cfg;
-
-/* Accumulator of one aggregate of one key. */
-typedef struct ag_cell {
-    union {
-        int64_t i;
-        double d;
-        spate_str s;
-    } v;
-    int64_t n; /* rows folded in: all rows for COUNT, non-NULL ones otherwise */
-} ag_cell;
 
 typedef struct ag_state {
     keyed k;
     uint32_t *ent; /* entry of each live row of the batch being folded */
     uint32_t cap_ent;
-    sp_arena strs; /* MIN/MAX string values */
+    sp_ag_cell *cur; /* changelog: the results of the key being emitted */
 } ag_state;
 
-static inline ag_cell *ag_cells(const ag_state *st, uint32_t e)
+static inline sp_ag_cell *ag_cells(const ag_state *st, uint32_t e)
 {
     return keyed_value(&st->k, e);
 }
 
-static int str_less(spate_str a, spate_str b)
+/* Changelog: the results entry e emitted last, then whether it emitted. */
+static inline sp_ag_cell *ag_kept(const ag_state *st, const ag_cfg *cfg, uint32_t e)
 {
-    int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
-    return c < 0 || (c == 0 && a.len < b.len);
+    return ag_cells(st, e) + cfg->naggs;
 }
 
-static void ag_fold_count(ag_state *st, int a, uint32_t n)
+static inline int64_t *ag_emitted(const ag_state *st, const ag_cfg *cfg, uint32_t e)
 {
-    for (uint32_t i = 0; i < n; i++)
-        ag_cells(st, st->ent[i])[a].n++;
+    return (int64_t *)(ag_kept(st, cfg, e) + cfg->naggs);
 }
 
-static void ag_fold_int(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
+static size_t ag_value_size(const ag_cfg *cfg)
 {
-    uint32_t n = sp_batch_count(b);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t r = sp_batch_phys(b, i);
-        if (sp_vec_is_null(v, r)) continue;
-        ag_cell *c = &ag_cells(st, st->ent[i])[a];
-        int64_t x = sp_vec_get_int(v, r);
-        if (op == AG_SUM_I)
-            c->v.i = (int64_t)((uint64_t)c->v.i + (uint64_t)x);
-        else if (op == AG_AVG_I)
-            c->v.d += (double)x;
-        else if (c->n == 0 || (op == AG_MIN_I ? x < c->v.i : x > c->v.i))
-            c->v.i = x;
-        c->n++;
-    }
+    size_t cells = (size_t)cfg->naggs * sizeof(sp_ag_cell);
+    return cfg->changelog ? 2 * cells + sizeof(int64_t) : cells;
 }
 
-static void ag_fold_double(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
+/* keyed_release: the cells of entry e and the results the changelog kept. */
+static void ag_release(sp_op *op, uint32_t e)
 {
-    uint32_t n = sp_batch_count(b);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t r = sp_batch_phys(b, i);
-        if (sp_vec_is_null(v, r)) continue;
-        ag_cell *c = &ag_cells(st, st->ent[i])[a];
-        double x = SP_F64(v)[r];
-        if (op == AG_SUM_D || op == AG_AVG_D)
-            c->v.d += x;
-        else if (c->n == 0 || (op == AG_MIN_D ? x < c->v.d : x > c->v.d))
-            c->v.d = x;
-        c->n++;
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    for (int a = 0; a < cfg->naggs; a++) {
+        sp_ag_release(&cfg->aggs[a], &ag_cells(st, e)[a]);
+        if (cfg->changelog) sp_ag_value_release(&cfg->aggs[a], &ag_kept(st, cfg, e)[a]);
     }
-}
-
-static int ag_fold_str(ag_state *st, int a, ag_op op, const sp_batch *b, const sp_vec *v)
-{
-    uint32_t n = sp_batch_count(b);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t r = sp_batch_phys(b, i);
-        if (sp_vec_is_null(v, r)) continue;
-        ag_cell *c = &ag_cells(st, st->ent[i])[a];
-        spate_str x = SP_STR(v)[r];
-        if (c->n++ > 0 && (op == AG_MIN_S ? !str_less(x, c->v.s) : !str_less(c->v.s, x))) continue;
-        char *p = sp_arena_dup(&st->strs, x.ptr, x.len);
-        if (!p) return SPATE_ENOMEM;
-        c->v.s = (spate_str){p, x.len};
-    }
-    return 0;
-}
-
-static int ag_fold(ag_state *st, const ag_spec *s, int a, const sp_batch *b)
-{
-    const sp_vec *v = s->op == AG_COUNT ? NULL : &b->cols[s->col];
-    switch (s->op) {
-    case AG_COUNT:
-        ag_fold_count(st, a, sp_batch_count(b));
-        return 0;
-    case AG_SUM_I:
-    case AG_AVG_I:
-    case AG_MIN_I:
-    case AG_MAX_I:
-        ag_fold_int(st, a, s->op, b, v);
-        return 0;
-    case AG_SUM_D:
-    case AG_AVG_D:
-    case AG_MIN_D:
-    case AG_MAX_D:
-        ag_fold_double(st, a, s->op, b, v);
-        return 0;
-    case AG_MIN_S:
-    case AG_MAX_S:
-        return ag_fold_str(st, a, s->op, b, v);
-    }
-    return 0;
-}
-
-/* Writes aggregate a of cell c into column col of row r of out. */
-static int ag_write(const ag_spec *s, const ag_cell *c, sp_batch *out, int col, uint32_t r)
-{
-    sp_vec *v = &out->cols[col];
-    if (s->op == AG_COUNT) {
-        SP_I64(v)[r] = c->n;
-        return 0;
-    }
-    if (c->n == 0) {
-        sp_ops_set_null(v, r);
-        return 0;
-    }
-    switch (s->op) {
-    case AG_AVG_I:
-    case AG_AVG_D:
-        SP_F64(v)[r] = c->v.d / (double)c->n;
-        break;
-    case AG_SUM_D:
-    case AG_MIN_D:
-    case AG_MAX_D:
-        SP_F64(v)[r] = c->v.d;
-        break;
-    case AG_MIN_S:
-    case AG_MAX_S: {
-        char *p = sp_arena_dup(&out->arena, c->v.s.ptr, c->v.s.len);
-        if (!p) return SPATE_ENOMEM;
-        SP_STR(v)[r] = (spate_str){p, c->v.s.len};
-        break;
-    }
-    default:
-        sp_vec_put_int(v, r, c->v.i);
-        break;
-    }
-    return 0;
 }
 
 /* One output row: the key of entry e (when keyed) and its aggregates; cells NULL
  * for a stream-wide aggregate over no rows (COUNT 0, the others NULL). */
-static int ag_emit_row(sp_op *op, ag_state *st, const ag_cfg *cfg, const ag_cell *cells, uint32_t e)
+static int ag_emit_row(sp_op *op, ag_state *st, const ag_cfg *cfg, sp_ag_cell *cells, uint32_t e)
 {
-    static const ag_cell none;
+    uint32_t r;
+    int rc = keyed_begin_row(op, &st->k, cfg->nkeys, e, &r);
+    if (rc) return rc;
+    sp_batch *out = st->k.out;
+    for (int a = 0; a < cfg->naggs; a++) {
+        sp_ag_cell none = {.n = 0};
+        if (sp_ag_write(&cfg->aggs[a], cells ? &cells[a] : &none, out, cfg->nkeys + a, r))
+            return fail_nomem(op);
+    }
+    out->n++;
+    return 0;
+}
+
+/* One changelog row: the key of entry e, the results vals, the row kind. */
+static int cl_row(sp_op *op, ag_state *st, const ag_cfg *cfg, uint32_t e, const sp_ag_cell *vals,
+                  const char *kind)
+{
     uint32_t r;
     int rc = keyed_begin_row(op, &st->k, cfg->nkeys, e, &r);
     if (rc) return rc;
     sp_batch *out = st->k.out;
     for (int a = 0; a < cfg->naggs; a++)
-        if (ag_write(&cfg->aggs[a], cells ? &cells[a] : &none, out, cfg->nkeys + a, r))
+        if (sp_ag_value_write(&cfg->aggs[a], &vals[a], out, cfg->nkeys + a, r))
             return fail_nomem(op);
+    char *p = sp_arena_dup(&out->arena, kind, 2);
+    if (!p) return fail_nomem(op);
+    SP_STR(&out->cols[cfg->nkeys + cfg->naggs])[r] = (spate_str){p, 2};
     out->n++;
     return 0;
+}
+
+/* Entry e's changelog rows: none when no result changed since the key last
+ * emitted; else "+I" with the results the first time, later "-U" with the kept
+ * results then "+U" with the new ones, which are kept. */
+static int cl_emit_key(sp_op *op, ag_state *st, const ag_cfg *cfg, uint32_t e)
+{
+    sp_ag_cell *cells = ag_cells(st, e), *kept = ag_kept(st, cfg, e);
+    int64_t *emitted = ag_emitted(st, cfg, e);
+    int same = *emitted != 0;
+    for (int a = 0; a < cfg->naggs; a++) {
+        sp_ag_result(&cfg->aggs[a], &cells[a], &st->cur[a]);
+        same = same && sp_ag_value_equal(&cfg->aggs[a], &st->cur[a], &kept[a]);
+    }
+    if (same) return 0;
+    int rc = *emitted ? cl_row(op, st, cfg, e, kept, "-U") : 0;
+    if (!rc) rc = cl_row(op, st, cfg, e, st->cur, *emitted ? "+U" : "+I");
+    for (int a = 0; a < cfg->naggs && !rc; a++)
+        if (sp_ag_value_keep(&cfg->aggs[a], &kept[a], &st->cur[a])) rc = fail_nomem(op);
+    *emitted = 1;
+    return rc;
 }
 
 static int ag_emit(sp_op *op, int at_epoch)
@@ -610,14 +563,16 @@ static int ag_emit(sp_op *op, int at_epoch)
     ag_state *st = op->st;
     const ag_cfg *cfg = op->node->cfg;
     int rc = 0;
-    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++)
-        rc = ag_emit_row(op, st, cfg, ag_cells(st, st->k.dirty[i]), st->k.dirty[i]);
+    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++) {
+        uint32_t e = st->k.dirty[i];
+        rc = cfg->changelog ? cl_emit_key(op, st, cfg, e)
+                            : ag_emit_row(op, st, cfg, ag_cells(st, e), e);
+    }
     /* A stream-wide count of an empty micro-batch is 0, as in Spark, not absent. */
     if (!rc && at_epoch && cfg->nkeys == 0 && st->k.per_batch && st->k.ndirty == 0)
         rc = ag_emit_row(op, st, cfg, NULL, 0);
     if (!rc) rc = sp_ops_out_flush(op, &st->k.out);
     keyed_round_done(&st->k);
-    if (st->k.per_batch) sp_arena_reset(&st->strs);
     return rc;
 }
 
@@ -627,7 +582,9 @@ static int ag_open(sp_op *op)
     ag_state *st = calloc(1, sizeof *st);
     if (!st) return fail_nomem(op);
     op->st = st;
-    if (keyed_init(&st->k, op, (size_t)cfg->naggs * sizeof(ag_cell), cfg->running))
+    if (keyed_init(&st->k, op, ag_value_size(cfg), cfg->running)) return fail_nomem(op);
+    if (cfg->owns) st->k.release = ag_release;
+    if (cfg->changelog && !(st->cur = calloc((size_t)cfg->naggs, sizeof *st->cur)))
         return fail_nomem(op);
     return 0;
 }
@@ -660,8 +617,12 @@ static int ag_push(sp_op *op, int port, sp_batch *b)
     ensure_hashes(b, cfg->nkeys);
     keyed_batch_begins(&st->k);
     int rc = ag_map_rows(op, st, cfg, b);
-    for (int a = 0; a < cfg->naggs && !rc; a++)
-        if (ag_fold(st, &cfg->aggs[a], a, b)) rc = fail_nomem(op);
+    if (!rc && sp_batch_count(b) > 0) {
+        /* entry e's cells are at base + e * stride: the value areas past the mark */
+        sp_ag_rows m = {keyed_value(&st->k, 0), st->k.t.stride, st->ent};
+        for (int a = 0; a < cfg->naggs && !rc; a++)
+            if (sp_ag_fold_batch(&cfg->aggs[a], a, &m, b)) rc = fail_nomem(op);
+    }
     sp_op_release(op, b);
     if (!rc && st->k.continuous) rc = ag_emit(op, 0);
     return rc;
@@ -693,43 +654,24 @@ static void ag_close(sp_op *op)
     if (!st) return;
     keyed_free(&st->k, op);
     free(st->ent);
-    sp_arena_free(&st->strs);
+    free(st->cur);
     free(st);
     op->st = NULL;
 }
 
-/* How a cell's value is kept: not at all (COUNT), as v.i, v.d or v.s. */
-static char ag_value_kind(ag_op op)
-{
-    switch (op) {
-    case AG_COUNT:
-        return 0;
-    case AG_SUM_I:
-    case AG_MIN_I:
-    case AG_MAX_I:
-        return 'i';
-    case AG_MIN_S:
-    case AG_MAX_S:
-        return 's';
-    default: /* AVG_I sums into a double too */
-        return 'd';
-    }
-}
-
-/* An entry's value: per aggregate, its row count then its value (a string only
- * once one was seen). */
+/* An entry's value: its cells, then for the changelog whether the key emitted
+ * and, if it did, the results it emitted last. */
 static int ag_value_out(sp_op *op, sp_wbuf *w, uint32_t e)
 {
     const ag_cfg *cfg = op->node->cfg;
-    const ag_cell *cells = ag_cells(op->st, e);
-    for (int a = 0; a < cfg->naggs; a++) {
-        const ag_cell *c = &cells[a];
-        sp_w_varint(w, (uint64_t)c->n);
-        char kind = ag_value_kind(cfg->aggs[a].op);
-        if (kind == 'i') sp_w_i64(w, c->v.i);
-        else if (kind == 'd') sp_w_f64(w, c->v.d);
-        else if (kind == 's' && c->n > 0) sp_w_bytes(w, c->v.s.ptr, c->v.s.len);
-    }
+    const ag_state *st = op->st;
+    for (int a = 0; a < cfg->naggs; a++)
+        sp_ag_out(w, &cfg->aggs[a], &ag_cells(st, e)[a]);
+    if (!cfg->changelog) return 0;
+    int emitted = *ag_emitted(st, cfg, e) != 0;
+    sp_w_u8(w, (uint8_t)emitted);
+    for (int a = 0; a < cfg->naggs && emitted; a++)
+        sp_ag_value_out(w, &cfg->aggs[a], &ag_kept(st, cfg, e)[a]);
     return 0;
 }
 
@@ -737,20 +679,13 @@ static int ag_value_in(sp_op *op, sp_rbuf *r, uint32_t e)
 {
     const ag_cfg *cfg = op->node->cfg;
     ag_state *st = op->st;
-    ag_cell *cells = ag_cells(st, e);
-    for (int a = 0; a < cfg->naggs && !r->err; a++) {
-        ag_cell *c = &cells[a];
-        c->n = (int64_t)sp_r_varint(r);
-        char kind = ag_value_kind(cfg->aggs[a].op);
-        if (kind == 'i') c->v.i = sp_r_i64(r);
-        else if (kind == 'd') c->v.d = sp_r_f64(r);
-        if (kind != 's' || c->n == 0) continue;
-        size_t len;
-        const void *p = sp_r_bytes(r, &len);
-        char *copy = p ? sp_arena_dup(&st->strs, p, len) : NULL;
-        if (p && !copy) return fail_nomem(op);
-        c->v.s = (spate_str){copy ? copy : "", copy ? len : 0};
-    }
+    for (int a = 0; a < cfg->naggs && !r->err; a++)
+        if (sp_ag_in(r, &cfg->aggs[a], &ag_cells(st, e)[a])) return fail_nomem(op);
+    if (!cfg->changelog || r->err) return 0;
+    int64_t *emitted = ag_emitted(st, cfg, e);
+    *emitted = sp_r_u8(r);
+    for (int a = 0; a < cfg->naggs && *emitted && !r->err; a++)
+        if (sp_ag_value_in(r, &cfg->aggs[a], &ag_kept(st, cfg, e)[a])) return fail_nomem(op);
     return 0; /* a read error is sticky: keyed_restore_group reports it */
 }
 
@@ -789,95 +724,23 @@ static const sp_op_class ag_class = {
     .cfg_free = ag_cfg_free,
 };
 
-/* Chooses the accumulator kind for agg over a column of type t, and its output
- * type; SPATE_ETYPE when the kind does not apply to t. */
-static int ag_resolve(const spate_agg *agg, spate_type t, ag_op *op, spate_type *out_type)
-{
-    int isint = sp_type_is_int(t), isdbl = t == SPATE_FLOAT64;
-    switch (agg->kind) {
-    case SPATE_AGG_SUM:
-        *op = isdbl ? AG_SUM_D : AG_SUM_I;
-        *out_type = isdbl ? SPATE_FLOAT64 : SPATE_INT64;
-        return isint || isdbl ? 0 : SPATE_ETYPE;
-    case SPATE_AGG_AVG:
-        *op = isdbl ? AG_AVG_D : AG_AVG_I;
-        *out_type = SPATE_FLOAT64;
-        return isint || isdbl ? 0 : SPATE_ETYPE;
-    case SPATE_AGG_MIN:
-        *op = isdbl ? AG_MIN_D : isint ? AG_MIN_I : AG_MIN_S;
-        *out_type = t;
-        return 0;
-    case SPATE_AGG_MAX:
-        *op = isdbl ? AG_MAX_D : isint ? AG_MAX_I : AG_MAX_S;
-        *out_type = t;
-        return 0;
-    default:
-        return SPATE_EINVAL;
-    }
-}
-
-static const char *ag_kind_name(spate_agg_kind k)
-{
-    switch (k) {
-    case SPATE_AGG_COUNT:
-        return "count";
-    case SPATE_AGG_SUM:
-        return "sum";
-    case SPATE_AGG_MIN:
-        return "min";
-    case SPATE_AGG_MAX:
-        return "max";
-    case SPATE_AGG_AVG:
-        return "avg";
-    case SPATE_AGG_COUNT_COLUMN:
-        return "count_column";
-    case SPATE_AGG_COUNT_DISTINCT:
-        return "count_distinct";
-    case SPATE_AGG_APPROX_COUNT_DISTINCT:
-        return "approx_count_distinct";
-    case SPATE_AGG_APPROX_PERCENTILE:
-        return "approx_percentile";
-    case SPATE_AGG_FIRST_VALUE:
-        return "first_value";
-    case SPATE_AGG_LAST_VALUE:
-        return "last_value";
-    }
-    return "?";
-}
-
-/* Resolves aggregate i against the input schema and adds its output column. */
-static int ag_add_spec(const spate_schema *in, const spate_agg *agg, ag_spec *spec,
-                       spate_schema *out)
-{
-    if (agg->kind < SPATE_AGG_COUNT || agg->kind > SPATE_AGG_AVG)
-        return sp_err(SPATE_EINVAL, "aggregate_by_key: unknown aggregate kind %d", (int)agg->kind);
-    char name[256];
-    spate_type t = SPATE_INT64;
-    spec->op = AG_COUNT;
-    spec->col = -1;
-    if (agg->kind != SPATE_AGG_COUNT) {
-        spec->col = agg->column ? spate_schema_find(in, agg->column) : SPATE_ENOTFOUND;
-        if (spec->col < 0)
-            return sp_err(SPATE_ENOTFOUND, "aggregate_by_key: no column '%s' to %s",
-                          agg->column ? agg->column : "(null)", ag_kind_name(agg->kind));
-        spate_type ct = in->f[spec->col].type;
-        if (ag_resolve(agg, ct, &spec->op, &t))
-            return sp_err(SPATE_ETYPE, "aggregate_by_key: cannot %s column '%s' of type %s",
-                          ag_kind_name(agg->kind), agg->column, spate_type_name(ct));
-    }
-    if (agg->as)
-        snprintf(name, sizeof name, "%s", agg->as);
-    else if (agg->kind == SPATE_AGG_COUNT)
-        snprintf(name, sizeof name, "count");
-    else
-        snprintf(name, sizeof name, "%s_%s", ag_kind_name(agg->kind), agg->column);
-    return spate_schema_add(out, name, t);
-}
+static const sp_op_class changelog_class = {
+    .name = "aggregate_changelog",
+    .open = ag_open,
+    .push = ag_push,
+    .epoch = ag_epoch,
+    .tick = ag_tick,
+    .finish = ag_finish,
+    .snapshot = ag_snapshot,
+    .restore = ag_restore,
+    .close = ag_close,
+    .cfg_free = ag_cfg_free,
+};
 
 /* Builds the configuration and output schema of an aggregate keyed by the first
- * nkeys columns of in (0 = stream-wide). */
+ * nkeys columns of in (0 = stream-wide); `what` names the API in messages. */
 static int ag_build(const spate_stream *in, int nkeys, int naggs, const spate_agg *aggs,
-                    ag_cfg **cfg_out, spate_schema **schema_out)
+                    const char *what, ag_cfg **cfg_out, spate_schema **schema_out)
 {
     ag_cfg *cfg = calloc(1, sizeof *cfg);
     spate_schema *schema = spate_schema_new();
@@ -885,8 +748,10 @@ static int ag_build(const spate_stream *in, int nkeys, int naggs, const spate_ag
     if (!rc && !(cfg->aggs = calloc((size_t)naggs, sizeof *cfg->aggs)))
         rc = sp_err(SPATE_ENOMEM, "out of memory");
     if (!rc) rc = schema_append(schema, in->schema, 0, nkeys);
-    for (int a = 0; a < naggs && !rc; a++)
-        rc = ag_add_spec(in->schema, &aggs[a], &cfg->aggs[a], schema);
+    for (int a = 0; a < naggs && !rc; a++) {
+        rc = sp_ag_resolve(in->schema, &aggs[a], &cfg->aggs[a], schema, what);
+        if (!rc && cfg->aggs[a].owns) cfg->owns = 1;
+    }
     if (rc) {
         ag_cfg_free(cfg);
         spate_schema_free(schema);
@@ -900,9 +765,9 @@ static int ag_build(const spate_stream *in, int nkeys, int naggs, const spate_ag
 }
 
 /* Built-in aggregates per key; output: key columns, then one column per aggregate
- * named `as` (default "count" or "<kind>_<column>"). EINVAL for an unkeyed input
- * or no aggregates, ENOTFOUND for an unknown column, ETYPE for SUM/AVG of a
- * non-numeric column. */
+ * named `as` (default "count" or "<kind>_<column>"). EINVAL for an unkeyed input,
+ * no aggregates or a quantile outside [0, 1], ENOTFOUND for an unknown column,
+ * ETYPE for a column type the aggregate does not take. */
 int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, int running,
                            spate_stream **out)
 {
@@ -912,10 +777,35 @@ int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, i
         return sp_err(SPATE_EINVAL, "aggregate_by_key needs at least one aggregate");
     ag_cfg *cfg;
     spate_schema *schema;
-    rc = ag_build(in, in->nkeys, naggs, aggs, &cfg, &schema);
+    rc = ag_build(in, in->nkeys, naggs, aggs, "aggregate_by_key", &cfg, &schema);
     if (rc) return rc;
     cfg->running = running != 0;
     return add_keyed_node(in, &ag_class, cfg, schema, out);
+}
+
+/* The running aggregate emitting a changelog (cl_emit_key); output: key columns,
+ * aggregate columns, op. A non-keyed input aggregates as one key, gathered into
+ * one instance on worker 0. Errors as spate_aggregate_by_key's, and the name
+ * "op" is taken. */
+int spate_aggregate_changelog(spate_stream *in, int naggs, const spate_agg *aggs,
+                              spate_stream **out)
+{
+    int rc = check_stream(in, out, "aggregate_changelog");
+    if (rc) return rc;
+    if (naggs <= 0 || !aggs)
+        return sp_err(SPATE_EINVAL, "aggregate_changelog needs at least one aggregate");
+    ag_cfg *cfg;
+    spate_schema *schema;
+    rc = ag_build(in, in->nkeys, naggs, aggs, "aggregate_changelog", &cfg, &schema);
+    if (rc) return rc;
+    cfg->running = cfg->changelog = 1;
+    if ((rc = spate_schema_add(schema, "op", SPATE_STRING)) != 0) {
+        ag_cfg_free(cfg);
+        spate_schema_free(schema);
+        return rc;
+    }
+    return in->nkeys > 0 ? add_keyed_node(in, &changelog_class, cfg, schema, out)
+                         : add_gather_node(in, &changelog_class, cfg, schema, out);
 }
 
 /* Rows per micro-batch (0 for an empty one), or the running count in the
@@ -927,7 +817,7 @@ int spate_count(spate_stream *in, spate_stream **out)
     static const spate_agg count = {SPATE_AGG_COUNT, NULL, "count", 0};
     ag_cfg *cfg;
     spate_schema *schema;
-    rc = ag_build(in, 0, 1, &count, &cfg, &schema);
+    rc = ag_build(in, 0, 1, &count, "count", &cfg, &schema);
     if (rc) return rc;
     return add_gather_node(in, &ag_class, cfg, schema, out);
 }

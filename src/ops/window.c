@@ -12,18 +12,19 @@
  * windows (an array of aggregate cells, or chunked rows of the value schema for
  * a user reduce). Windows are pooled with their arrays, slots are recycled
  * through a free list: once warm, records allocate nothing. Tumbling and sliding
- * windows are found by start (an int64 hash map); sessions hang off their key's
- * entry as a short list; a count window is its key's current one; the global
- * window is a single one.
+ * windows are found by start (an int64 hash map), cumulate windows, which share
+ * their start, by end; sessions hang off their key's entry as a short list; a
+ * count window is its key's current one; the global window is a single one.
  *
- * Sliding windows use panes of gcd(size, slide) (time/assigners.h): a record
- * folds into ONE pane; a window is the merge of its panes, computed when it fires
- * into the window's own bucket, which thereby holds what it last emitted and
- * tells which keys changed (UPDATE). Per-record work is then independent of
- * size/slide, except when element counts per window are needed (an early count
- * or period trigger, or late firings once the watermark is inside a window):
- * each covering window counts the element - a cost of size/slide per record
- * accepted for those triggers only.
+ * Sliding windows use panes of gcd(size, slide), cumulate windows panes of one
+ * step (time/assigners.h): a record folds into ONE pane, kept until the last
+ * window holding it is dropped; a window is the merge of its panes, computed
+ * when it fires into the window's own bucket, which thereby holds what it last
+ * emitted and tells which keys changed (UPDATE). Per-record work is then
+ * independent of size/slide, except when element counts per window are needed
+ * (an early count or period trigger, or late firings once the watermark is inside
+ * a window): each covering window counts the element - a cost of size/slide per
+ * record accepted for those triggers only.
  *
  * Firing. Triggers fire per window, across its keys (time/triggers.h). Windows
  * sit in a min-heap by deadline: their end until the on-time firing, then end +
@@ -41,14 +42,14 @@
  * but keeps the windows open (fire_resumable), and the snapshot/restore hooks
  * write and rebuild the state per key group (see "checkpoints" below).
  *
- * The built-in aggregates follow spate_aggregate_by_key's rules (COUNT counts
- * rows, SUM/MIN/MAX/AVG skip NULLs, NULL for no value, integer SUM wraps) but
- * fold row by row: keyed.c's vectorized folds are static there and assume one
- * accumulator per key and batch, while here a row picks a (window, key) cell.
- * String MIN/MAX and reduce accumulators keep their bytes in arenas that are
- * reset when the instance holds no window; keys likewise (sp_keytable cannot
- * delete one entry) - a long job with many short-lived keys and never an empty
- * moment grows, a known cost shared with keyed.c.
+ * The built-in aggregates are aggs.c's, shared with spate_aggregate_by_key; here
+ * they fold row by row (a row picks a (window, key) cell), merge panes in pane
+ * order and merged sessions in time order (FIRST/LAST care), and cells that own
+ * memory (strings, sets, sketches) are released when their slot is given back.
+ * Reduce accumulators keep their bytes in arenas that are reset when the
+ * instance holds no window; keys likewise (sp_keytable cannot delete one entry)
+ * - a long job with many short-lived keys and never an empty moment grows, a
+ * known cost shared with keyed.c.
  *
  * State TTL (state.ttl.ms). Windows that never close by the watermark - global
  * and count windows, and sessions waiting for a watermark that may not come -
@@ -64,6 +65,7 @@
 #include "checkpoint/serde.h"
 #include "core/clock.h"
 #include "core/row.h"
+#include "ops/aggs.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
 #include "state/keytable.h"
@@ -77,15 +79,8 @@
 enum { CHUNK_ROWS = 256, NONE = 0xffffffffu, SWEEP_MS = 1000 };
 enum { POS_HAS = 1, POS_EMITTED = 2, POS_TMP = 4 };
 typedef enum { M_DISCARD, M_ACC, M_RETRACT, M_APPEND, M_UPDATE, M_COMPLETE } wmode;
-typedef enum { AG_COUNT, AG_SUM_I, AG_SUM_D, AG_AVG, AG_MIN_I, AG_MAX_I, AG_MIN_D, AG_MAX_D,
-               AG_MIN_S, AG_MAX_S } agop;
 
 /* ------------------------------------------------------------ configuration */
-
-typedef struct agspec {
-    agop op;
-    int col;
-} agspec;
 
 typedef struct wcfg {
     sp_assigner a;
@@ -97,7 +92,8 @@ typedef struct wcfg {
     int panes;                /* sliding with panes smaller than the window */
     int tcol;                 /* event-time column of the input, -1 = none */
     int nkeys, naggs, nvals;  /* nvals: reduce value columns (after the keys) */
-    agspec *aggs;
+    sp_ag_spec *aggs;
+    int owns;                 /* some aggregate's cells own memory: release given-back slots */
     spate_reduce_fn fn;
     void *ud;
     spate_schema *vals;       /* reduce: the value columns */
@@ -106,15 +102,6 @@ typedef struct wcfg {
 } wcfg;
 
 /* ------------------------------------------------------------------- state */
-
-typedef struct cell {
-    union {
-        int64_t i;
-        double d;
-        spate_str s;
-    } v;
-    int64_t n;                /* rows folded: all for COUNT, non-NULL ones otherwise */
-} cell;
 
 typedef struct wpos {
     uint32_t key, slot, prev, tmp; /* prev: last emitted (RETRACTING); tmp: pane merge */
@@ -161,10 +148,9 @@ typedef struct wstate {
     uint32_t *heap, nheap, capheap;
     uint32_t *drop, ndrop, capdrop;
     uint32_t global;          /* the global window + 1 */
-    cell *cells;              /* aggregates: naggs per slot */
+    sp_ag_cell *cells;        /* aggregates: naggs per slot */
     sp_batch **chunks;        /* reduce: slot s is row s % CHUNK_ROWS of chunk s / CHUNK_ROWS */
     uint32_t nslots, capslots, *freeslots, nfree, capfree;
-    sp_arena strs;            /* MIN/MAX strings */
     sp_batch *scratch, *out, *late;
     spate_out o;
     int64_t wm, now_ms, now_us, next_period;
@@ -173,6 +159,7 @@ typedef struct wstate {
     int count_fired;          /* sliding: restored windows fired before their end */
     int64_t ttl_ms;           /* state.ttl.ms for global, count and session windows; 0 = off */
     int64_t swept_ms;         /* last TTL sweep */
+    const wcfg *cfg;          /* the node's: slot_free releases cells with it */
 } wstate;
 
 static int nomem(sp_op *op)
@@ -261,6 +248,13 @@ static void map_del(i64map *m, int64_t k)
     }
 }
 
+/* Tumbling and sliding windows are found in wmap by start; cumulate windows,
+ * which share their start, by end. */
+static int64_t wmap_key(const wcfg *cfg, int64_t start, int64_t end)
+{
+    return cfg->a.kind == SPATE_WINDOW_CUMULATE ? end : start;
+}
+
 /* --------------------------------------------------------------- the heap */
 
 static int64_t dl(const wstate *st, uint32_t h)
@@ -316,8 +310,9 @@ static void heap_remove(wstate *st, uint32_t w)
 
 /* ------------------------------------------------------------- slot store */
 
-/* A fresh slot (its content is undefined until reset or first fold). The free list
- * is kept as large as the store, so giving a slot back never fails. */
+/* A fresh slot, undefined until reset, copied or read, but owning nothing (new
+ * aggregate cells are zeroed, given-back ones were released). The free list is
+ * kept as large as the store, so giving a slot back never fails. */
 static int slot_alloc(wstate *st, const wcfg *cfg, uint32_t *slot)
 {
     if (st->nfree) {
@@ -339,20 +334,28 @@ static int slot_alloc(wstate *st, const wcfg *cfg, uint32_t *slot)
         st->chunks[nch] = b;
     } else if (!cfg->fn) {
         uint32_t cap = st->capslots;
-        if (grow((void **)&st->cells, &cap, s + 1, (size_t)cfg->naggs * sizeof(cell))) return -1;
+        if (grow((void **)&st->cells, &cap, s + 1, (size_t)cfg->naggs * sizeof *st->cells))
+            return -1;
         st->capslots = cap;
+        memset(st->cells + (size_t)s * cfg->naggs, 0, (size_t)cfg->naggs * sizeof *st->cells);
     }
     st->nslots++;
     *slot = s;
     return 0;
 }
 
+/* Gives slot back; aggregate cells that own memory are released (every use of a
+ * slot starts by resetting, copying or reading it). */
 static void slot_free(wstate *st, uint32_t slot)
 {
-    if (slot != NONE) st->freeslots[st->nfree++] = slot;
+    if (slot == NONE) return;
+    const wcfg *cfg = st->cfg;
+    for (int a = 0; cfg->owns && a < cfg->naggs; a++)
+        sp_ag_release(&cfg->aggs[a], &st->cells[(size_t)slot * cfg->naggs + a]);
+    st->freeslots[st->nfree++] = slot;
 }
 
-static cell *cells_of(const wstate *st, const wcfg *cfg, uint32_t slot)
+static sp_ag_cell *cells_of(const wstate *st, const wcfg *cfg, uint32_t slot)
 {
     return st->cells + (size_t)slot * cfg->naggs;
 }
@@ -366,97 +369,8 @@ static sp_batch *chunk_of(const wstate *st, uint32_t slot)
  * position's POS_HAS / POS_TMP flag says which). */
 static void slot_reset(wstate *st, const wcfg *cfg, uint32_t slot)
 {
-    if (!cfg->fn) memset(cells_of(st, cfg, slot), 0, (size_t)cfg->naggs * sizeof(cell));
-}
-
-/* -------------------------------------------------------- built-in aggregates */
-
-static int str_less(spate_str a, spate_str b)
-{
-    int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
-    return c < 0 || (c == 0 && a.len < b.len);
-}
-
-/* Does x beat the current extreme v of a MIN (or MAX) cell? */
-static int better(agop op, const cell *x, const cell *v)
-{
-    switch (op) {
-    case AG_MIN_I: return x->v.i < v->v.i;
-    case AG_MAX_I: return x->v.i > v->v.i;
-    case AG_MIN_D: return x->v.d < v->v.d;
-    case AG_MAX_D: return x->v.d > v->v.d;
-    case AG_MIN_S: return str_less(x->v.s, v->v.s);
-    default: return str_less(v->v.s, x->v.s);
-    }
-}
-
-/* Folds x (n = number of rows it stands for) into c. 0 or SPATE_ENOMEM. */
-static int cell_add(wstate *st, agop op, cell *c, const cell *x)
-{
-    if (x->n == 0) return 0;
-    switch (op) {
-    case AG_COUNT: break;
-    case AG_SUM_I: c->v.i = (int64_t)((uint64_t)c->v.i + (uint64_t)x->v.i); break;
-    case AG_SUM_D:
-    case AG_AVG: c->v.d += x->v.d; break;
-    default:
-        if (c->n > 0 && !better(op, x, c)) break;
-        if (op == AG_MIN_S || op == AG_MAX_S) {
-            char *p = sp_arena_dup(&st->strs, x->v.s.ptr, x->v.s.len);
-            if (!p && x->v.s.len) return SPATE_ENOMEM;
-            c->v.s = (spate_str){p, x->v.s.len};
-        } else {
-            c->v = x->v;
-        }
-    }
-    c->n += x->n;
-    return 0;
-}
-
-/* One input value as a cell of one row (n = 0 for a NULL, COUNT excepted). */
-static cell cell_of_row(const agspec *s, const sp_batch *b, uint32_t r)
-{
-    cell x = {.n = 1};
-    if (s->op == AG_COUNT) return x;
-    const sp_vec *v = &b->cols[s->col];
-    if (sp_vec_is_null(v, r)) x.n = 0;
-    else if (s->op == AG_MIN_S || s->op == AG_MAX_S) x.v.s = SP_STR(v)[r];
-    else if (v->type == SPATE_FLOAT64) x.v.d = SP_F64(v)[r];
-    else if (s->op == AG_SUM_D || s->op == AG_AVG) x.v.d = (double)sp_vec_get_int(v, r);
-    else x.v.i = sp_vec_get_int(v, r);
-    return x;
-}
-
-static int cell_equal(agop op, const cell *a, const cell *b)
-{
-    if (a->n != b->n) return 0;
-    if (op == AG_COUNT || a->n == 0) return 1;
-    if (op == AG_MIN_S || op == AG_MAX_S)
-        return a->v.s.len == b->v.s.len && !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len);
-    return memcmp(&a->v, &b->v, sizeof a->v.i) == 0;
-}
-
-static int cell_write(agop op, const cell *c, sp_batch *out, int col, uint32_t r)
-{
-    sp_vec *v = &out->cols[col];
-    if (op == AG_COUNT) {
-        SP_I64(v)[r] = c->n;
-        return 0;
-    }
-    if (c->n == 0) {
-        sp_ops_set_null(v, r);
-        return 0;
-    }
-    if (op == AG_AVG) SP_F64(v)[r] = c->v.d / (double)c->n;
-    else if (v->type == SPATE_FLOAT64) SP_F64(v)[r] = c->v.d;
-    else if (op == AG_MIN_S || op == AG_MAX_S) {
-        char *p = sp_arena_dup(&out->arena, c->v.s.ptr, c->v.s.len);
-        if (!p && c->v.s.len) return SPATE_ENOMEM;
-        SP_STR(v)[r] = (spate_str){p, c->v.s.len};
-    } else {
-        sp_vec_put_int(v, r, c->v.i);
-    }
-    return 0;
+    for (int a = 0; !cfg->fn && a < cfg->naggs; a++)
+        sp_ag_release(&cfg->aggs[a], &cells_of(st, cfg, slot)[a]);
 }
 
 /* ------------------------------------------------------------ user reduce */
@@ -521,18 +435,16 @@ static int slot_fold(sp_op *op, wstate *st, const wcfg *cfg, uint32_t slot, int 
         sp_row_set(&val, b, r, cfg->nkeys, cfg->nvals);
         return reduce_call(op, st, cfg, slot, &val);
     }
-    cell *c = cells_of(st, cfg, slot);
-    for (int a = 0; a < cfg->naggs; a++) {
-        cell x = cell_of_row(&cfg->aggs[a], b, r);
-        if (cfg->aggs[a].op == AG_COUNT) c[a].n++;
-        else if (cell_add(st, cfg->aggs[a].op, &c[a], &x)) return nomem(op);
-    }
+    sp_ag_cell *c = cells_of(st, cfg, slot);
+    for (int a = 0; a < cfg->naggs; a++)
+        if (sp_ag_fold_row(&cfg->aggs[a], &c[a], b, r)) return nomem(op);
     return 0;
 }
 
-/* Merges slot src into dst (has: dst already holds a value). */
+/* Merges slot src into dst (has: dst already holds a value). src_first: src's
+ * rows came before dst's (FIRST/LAST follow it; a reduce folds src after dst). */
 static int slot_merge(sp_op *op, wstate *st, const wcfg *cfg, uint32_t dst, int has,
-                      uint32_t src)
+                      uint32_t src, int src_first)
 {
     if (cfg->fn) {
         sp_batch *ch = chunk_of(st, src);
@@ -541,10 +453,9 @@ static int slot_merge(sp_op *op, wstate *st, const wcfg *cfg, uint32_t dst, int 
         sp_row_set(&val, ch, src % CHUNK_ROWS, 0, cfg->nvals);
         return reduce_call(op, st, cfg, dst, &val);
     }
-    cell *d = cells_of(st, cfg, dst);
-    const cell *s = cells_of(st, cfg, src);
+    sp_ag_cell *d = cells_of(st, cfg, dst), *s = cells_of(st, cfg, src);
     for (int a = 0; a < cfg->naggs; a++)
-        if (cell_add(st, cfg->aggs[a].op, &d[a], &s[a])) return nomem(op);
+        if (sp_ag_merge(&cfg->aggs[a], &d[a], &s[a], src_first)) return nomem(op);
     return 0;
 }
 
@@ -552,7 +463,9 @@ static int slot_merge(sp_op *op, wstate *st, const wcfg *cfg, uint32_t dst, int 
 static int slot_copy(sp_op *op, wstate *st, const wcfg *cfg, uint32_t dst, uint32_t src)
 {
     if (cfg->fn) return reduce_copy(op, st, cfg, dst, chunk_of(st, src), 0, src % CHUNK_ROWS);
-    memcpy(cells_of(st, cfg, dst), cells_of(st, cfg, src), (size_t)cfg->naggs * sizeof(cell));
+    sp_ag_cell *d = cells_of(st, cfg, dst), *s = cells_of(st, cfg, src);
+    for (int a = 0; a < cfg->naggs; a++)
+        if (sp_ag_copy(&cfg->aggs[a], &d[a], &s[a])) return nomem(op);
     return 0;
 }
 
@@ -566,7 +479,7 @@ static int slot_equal(const wstate *st, const wcfg *cfg, uint32_t x, uint32_t y)
         return 1;
     }
     for (int a = 0; a < cfg->naggs; a++)
-        if (!cell_equal(cfg->aggs[a].op, &cells_of(st, cfg, x)[a], &cells_of(st, cfg, y)[a]))
+        if (!sp_ag_equal(&cfg->aggs[a], &cells_of(st, cfg, x)[a], &cells_of(st, cfg, y)[a]))
             return 0;
     return 1;
 }
@@ -582,7 +495,7 @@ static int slot_write(const wstate *st, const wcfg *cfg, uint32_t slot, sp_batch
         return 0;
     }
     for (int a = 0; a < cfg->naggs; a++)
-        if (cell_write(cfg->aggs[a].op, &cells_of(st, cfg, slot)[a], out, col + a, r))
+        if (sp_ag_write(&cfg->aggs[a], &cells_of(st, cfg, slot)[a], out, col + a, r))
             return SPATE_ENOMEM;
     return 0;
 }
@@ -714,12 +627,11 @@ static uint32_t win_new_timed(wstate *st, int64_t start, int64_t end, uint32_t k
     return w;
 }
 
-/* Everything is gone: the keys, strings and value arenas can start over. */
+/* Everything is gone: the keys and the reduce value arenas can start over. */
 static void state_reset_if_empty(wstate *st, const wcfg *cfg)
 {
     if (st->live) return;
     sp_keytable_clear(&st->keys);
-    sp_arena_reset(&st->strs);
     for (uint32_t c = 0; cfg->fn && c * CHUNK_ROWS < st->nslots; c++)
         sp_arena_reset(&st->chunks[c]->arena);
 }
@@ -748,12 +660,14 @@ static void session_unlink(wstate *st, uint32_t w)
     *link = st->wins[w].next;
 }
 
-/* Drops the panes that no window after w needs: those in [start, start + slide). */
+/* Drops the panes whose last window is x: sliding, those in [start, start +
+ * slide); cumulate, every pane of the period with the period's last window. */
 static void drop_panes(wstate *st, const wcfg *cfg, const win *x)
 {
-    int64_t start = x->start;
-    for (int64_t k = 0; k < cfg->a.slide / cfg->a.pane; k++) {
-        int64_t ps = sp_sat_add(start, k * cfg->a.pane);
+    int64_t n = sp_assign_panes(&cfg->a, x->start, x->end), s, e;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t ps = sp_sat_add(x->start, k * cfg->a.pane);
+        if (sp_assign_holding(&cfg->a, ps, 0, &s, &e) || e != x->end) continue;
         uint32_t p = map_get(&st->pmap, ps);
         if (p == NONE) continue;
         map_del(&st->pmap, ps);
@@ -770,7 +684,7 @@ static void win_drop(wstate *st, const wcfg *cfg, uint32_t w)
     case SPATE_WINDOW_TUMBLING:
     case SPATE_WINDOW_SLIDING:
     case SPATE_WINDOW_CUMULATE:
-        map_del(&st->wmap, x->start);
+        map_del(&st->wmap, wmap_key(cfg, x->start, x->end));
         if (cfg->panes) drop_panes(st, cfg, x);
         break;
     case SPATE_WINDOW_SESSION: session_unlink(st, w); break;
@@ -880,11 +794,11 @@ static int sliding_settle(sp_op *op, wstate *st, const wcfg *cfg, bucket *bk)
     return 0;
 }
 
-/* Merges the panes of sliding window w into its bucket, marking the keys whose
- * total changed (or appeared) dirty. */
+/* Merges the panes of sliding (or cumulate) window w into its bucket, marking the
+ * keys whose total changed (or appeared) dirty. */
 static int sliding_refresh(sp_op *op, wstate *st, const wcfg *cfg, uint32_t w)
 {
-    int64_t npanes = cfg->a.size / cfg->a.pane;
+    int64_t npanes = sp_assign_panes(&cfg->a, st->wins[w].start, st->wins[w].end);
     for (int64_t k = 0; k < npanes; k++) {
         uint32_t pw = map_get(&st->pmap, sp_sat_add(st->wins[w].start, k * cfg->a.pane));
         if (pw == NONE) continue;
@@ -899,7 +813,7 @@ static int sliding_refresh(sp_op *op, wstate *st, const wcfg *cfg, uint32_t w)
                 if (slot_alloc(st, cfg, &q->tmp)) return nomem(op);
                 slot_reset(st, cfg, q->tmp);
             }
-            int rc = slot_merge(op, st, cfg, q->tmp, q->flags & POS_TMP, pb->pos[i].slot);
+            int rc = slot_merge(op, st, cfg, q->tmp, q->flags & POS_TMP, pb->pos[i].slot, 0);
             if (rc) return rc;
             q->flags |= POS_TMP;
         }
@@ -1034,10 +948,10 @@ static int add_tumbling(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, in
     int64_t start, end;
     sp_assign_tumbling(&cfg->a, ts, &start, &end);
     if (is_late(st, cfg, end)) return late_row(op, st, cfg, b, r);
-    uint32_t w = map_get(&st->wmap, start);
+    uint32_t w = map_get(&st->wmap, wmap_key(cfg, start, end));
     if (w == NONE) {
         w = win_new_timed(st, start, end, NONE);
-        if (w == NONE || map_put(&st->wmap, start, w)) return nomem(op);
+        if (w == NONE || map_put(&st->wmap, wmap_key(cfg, start, end), w)) return nomem(op);
     }
     int rc = bucket_fold(op, st, cfg, &st->wins[w].b, key, b, r);
     return rc ? rc : count_element(op, st, cfg, w);
@@ -1047,14 +961,12 @@ static int add_tumbling(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, in
  * created. 0, or -1 when out of memory. */
 static int sliding_cover(wstate *st, const wcfg *cfg, int64_t ps)
 {
-    int64_t last = sp_assign_last_start(&cfg->a, ps);
-    for (int64_t s = last; s > sp_sat_add(ps, -cfg->a.size); s -= cfg->a.slide) {
-        int64_t end = sp_assign_end(s, cfg->a.size);
+    int64_t s, end;
+    for (int64_t j = 0; !sp_assign_holding(&cfg->a, ps, j, &s, &end); j++) {
         if (is_late(st, cfg, end)) break; /* earlier windows end earlier */
-        if (map_get(&st->wmap, s) != NONE) continue;
+        if (map_get(&st->wmap, wmap_key(cfg, s, end)) != NONE) continue;
         uint32_t w = win_new_timed(st, s, end, NONE);
-        if (w == NONE || map_put(&st->wmap, s, w)) return -1;
-        if (s < INT64_MIN + cfg->a.slide) break;
+        if (w == NONE || map_put(&st->wmap, wmap_key(cfg, s, end), w)) return -1;
     }
     return 0;
 }
@@ -1071,8 +983,9 @@ static uint32_t sliding_new_pane(wstate *st, const wcfg *cfg, int64_t ps)
 static int add_sliding(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, int64_t ts,
                        const sp_batch *b, uint32_t r)
 {
-    int64_t ps = sp_assign_pane(&cfg->a, ts), last = sp_assign_last_start(&cfg->a, ps);
-    if (is_late(st, cfg, sp_assign_end(last, cfg->a.size))) return late_row(op, st, cfg, b, r);
+    int64_t ps = sp_assign_pane(&cfg->a, ts), s, e;
+    sp_assign_holding(&cfg->a, ps, 0, &s, &e); /* the last window holding the pane */
+    if (is_late(st, cfg, e)) return late_row(op, st, cfg, b, r);
     uint32_t p = map_get(&st->pmap, ps);
     if (p == NONE && (p = sliding_new_pane(st, cfg, ps)) == NONE) return nomem(op);
     int rc = bucket_fold(op, st, cfg, &st->wins[p].b, key, b, r);
@@ -1080,10 +993,9 @@ static int add_sliding(sp_op *op, wstate *st, const wcfg *cfg, uint32_t key, int
      * after a restore that needs them (restore_done). */
     int counted = cfg->trig.early_count > 0 || cfg->trig.early_period_ms > 0 || st->count_fired ||
                   (cfg->lateness > 0 && st->wm >= sp_assign_end(ps, cfg->a.pane));
-    for (int64_t s = last; !rc && counted && s > sp_sat_add(ps, -cfg->a.size); s -= cfg->a.slide) {
-        uint32_t w = map_get(&st->wmap, s);
+    for (int64_t j = 0; !rc && counted && !sp_assign_holding(&cfg->a, ps, j, &s, &e); j++) {
+        uint32_t w = map_get(&st->wmap, wmap_key(cfg, s, e));
         if (w != NONE) rc = count_element(op, st, cfg, w);
-        if (s < INT64_MIN + cfg->a.slide) break;
     }
     return rc;
 }
@@ -1103,7 +1015,8 @@ static int session_absorb(sp_op *op, wstate *st, const wcfg *cfg, uint32_t into,
             if (slot_alloc(st, cfg, &q->slot)) return nomem(op);
             slot_reset(st, cfg, q->slot);
         }
-        int rc = slot_merge(op, st, cfg, q->slot, q->flags & POS_HAS, fp->slot);
+        int rc = slot_merge(op, st, cfg, q->slot, q->flags & POS_HAS, fp->slot,
+                            st->wins[from].start < st->wins[into].start);
         if (rc) return rc;
         q->flags |= POS_HAS | (fp->flags & POS_EMITTED);
         if (bucket_touch(ib, p)) return nomem(op);
@@ -1313,7 +1226,8 @@ typedef int (*add_fn)(sp_op *, wstate *, const wcfg *, uint32_t, int64_t, const 
 static add_fn adder(const wcfg *cfg)
 {
     switch (cfg->a.kind) {
-    case SPATE_WINDOW_SLIDING: return cfg->panes ? add_sliding : add_tumbling;
+    case SPATE_WINDOW_SLIDING:
+    case SPATE_WINDOW_CUMULATE: return cfg->panes ? add_sliding : add_tumbling;
     case SPATE_WINDOW_SESSION: return add_session;
     case SPATE_WINDOW_GLOBAL: return add_global;
     case SPATE_WINDOW_COUNT: return add_count;
@@ -1428,6 +1342,7 @@ static int win_open(sp_op *op)
     wstate *st = calloc(1, sizeof *st);
     if (!st) return nomem(op);
     op->st = st;
+    st->cfg = cfg;
     st->wm = SPATE_WATERMARK_MIN;
     st->next_period = INT64_MAX;
     if (cfg->a.kind == SPATE_WINDOW_GLOBAL || cfg->a.kind == SPATE_WINDOW_COUNT ||
@@ -1443,6 +1358,7 @@ static void win_close(sp_op *op)
 {
     wstate *st = op->st;
     if (!st) return;
+    const wcfg *cfg = op->node->cfg;
     sp_keytable_free(&st->keys);
     for (uint32_t w = 0; w < st->nwins; w++) bucket_free(&st->wins[w].b);
     free(st->wins);
@@ -1452,12 +1368,13 @@ static void win_close(sp_op *op)
     free(st->pmap.v);
     free(st->heap);
     free(st->drop);
+    for (size_t c = 0; cfg->owns && c < (size_t)st->nslots * cfg->naggs; c++)
+        sp_ag_release(&cfg->aggs[c % cfg->naggs], &st->cells[c]);
     free(st->cells);
     for (uint32_t c = 0; st->chunks && c * CHUNK_ROWS < st->nslots; c++)
         sp_batch_free(st->chunks[c]);
     free(st->chunks);
     free(st->freeslots);
-    sp_arena_free(&st->strs);
     sp_batch_free(st->scratch);
     if (st->out) sp_op_release(op, st->out);
     if (st->late) sp_op_release(op, st->late);
@@ -1531,30 +1448,13 @@ static void key_row_free(key_row *kr)
     spate_schema_free(kr->schema);
 }
 
-static int is_str(agop op)
-{
-    return op == AG_MIN_S || op == AG_MAX_S;
-}
-
-static int is_dbl(agop op)
-{
-    return op == AG_SUM_D || op == AG_AVG || op == AG_MIN_D || op == AG_MAX_D;
-}
-
 static void slot_out(sp_wbuf *w, const wstate *st, const wcfg *cfg, uint32_t slot)
 {
     if (cfg->fn) {
         sp_w_row(w, chunk_of(st, slot), slot % CHUNK_ROWS);
         return;
     }
-    const cell *c = cells_of(st, cfg, slot);
-    for (int a = 0; a < cfg->naggs; a++) {
-        agop op = cfg->aggs[a].op;
-        sp_w_varint(w, (uint64_t)c[a].n);
-        if (is_str(op) && c[a].n > 0) sp_w_bytes(w, c[a].v.s.ptr, c[a].v.s.len);
-        else if (is_dbl(op)) sp_w_f64(w, c[a].v.d);
-        else if (op != AG_COUNT && !is_str(op)) sp_w_i64(w, c[a].v.i);
-    }
+    for (int a = 0; a < cfg->naggs; a++) sp_ag_out(w, &cfg->aggs[a], &cells_of(st, cfg, slot)[a]);
 }
 
 /* Reads into slot what slot_out wrote. A read error is sticky (the caller checks). */
@@ -1567,20 +1467,8 @@ static int slot_in(sp_op *op, sp_rbuf *r, wstate *st, const wcfg *cfg, uint32_t 
         if (rc) return rc == SPATE_EPARSE ? 0 : nomem(op);
         return reduce_copy(op, st, cfg, slot, st->scratch, 0, 0);
     }
-    cell *c = cells_of(st, cfg, slot);
-    memset(c, 0, (size_t)cfg->naggs * sizeof *c);
-    for (int a = 0; a < cfg->naggs && !r->err; a++) {
-        agop aop = cfg->aggs[a].op;
-        c[a].n = (int64_t)sp_r_varint(r);
-        if (is_dbl(aop)) c[a].v.d = sp_r_f64(r);
-        else if (aop != AG_COUNT && !is_str(aop)) c[a].v.i = sp_r_i64(r);
-        if (!is_str(aop) || c[a].n == 0) continue;
-        size_t len;
-        const void *p = sp_r_bytes(r, &len);
-        char *copy = p ? sp_arena_dup(&st->strs, p, len) : NULL;
-        if (p && len && !copy) return nomem(op);
-        c[a].v.s = (spate_str){copy ? copy : "", copy ? len : 0};
-    }
+    for (int a = 0; a < cfg->naggs && !r->err; a++)
+        if (sp_ag_in(r, &cfg->aggs[a], &cells_of(st, cfg, slot)[a])) return nomem(op);
     return 0;
 }
 
@@ -1701,7 +1589,8 @@ static uint32_t win_find(wstate *st, const wcfg *cfg, const win *h)
     if (h->pane) return map_get(&st->pmap, h->start);
     switch (cfg->a.kind) {
     case SPATE_WINDOW_TUMBLING:
-    case SPATE_WINDOW_SLIDING: return map_get(&st->wmap, h->start);
+    case SPATE_WINDOW_SLIDING:
+    case SPATE_WINDOW_CUMULATE: return map_get(&st->wmap, wmap_key(cfg, h->start, h->end));
     case SPATE_WINDOW_GLOBAL: return st->global ? st->global - 1 : NONE;
     default: return NONE; /* sessions and count windows have one key each */
     }
@@ -1723,7 +1612,8 @@ static uint32_t win_create(wstate *st, const wcfg *cfg, const win *h, uint32_t k
     switch (cfg->a.kind) {
     case SPATE_WINDOW_TUMBLING:
     case SPATE_WINDOW_SLIDING:
-    case SPATE_WINDOW_CUMULATE: return map_put(&st->wmap, h->start, w) ? NONE : w;
+    case SPATE_WINDOW_CUMULATE:
+        return map_put(&st->wmap, wmap_key(cfg, h->start, h->end), w) ? NONE : w;
     case SPATE_WINDOW_GLOBAL: st->global = w + 1; break;
     case SPATE_WINDOW_SESSION:
         st->wins[w].next = *key_head(st, key);
@@ -1822,49 +1712,6 @@ static const sp_op_class window_class = {
 };
 
 /* ------------------------------------------------------------ building */
-
-static const char *agg_name(spate_agg_kind k)
-{
-    static const char *const names[] = {"?", "count", "sum", "min", "max", "avg"};
-    return k >= SPATE_AGG_COUNT && k <= SPATE_AGG_AVG ? names[k] : "?";
-}
-
-/* Resolves one aggregate over the input and adds its output column. */
-static int agg_resolve(const spate_schema *in, const spate_agg *g, agspec *s, spate_schema *out)
-{
-    if (g->kind < SPATE_AGG_COUNT || g->kind > SPATE_AGG_AVG)
-        return sp_err(SPATE_EINVAL, "window_aggregate: unknown aggregate kind %d", (int)g->kind);
-    spate_type t = SPATE_INT64;
-    *s = (agspec){AG_COUNT, -1};
-    if (g->kind != SPATE_AGG_COUNT) {
-        s->col = g->column ? spate_schema_find(in, g->column) : SPATE_ENOTFOUND;
-        if (s->col < 0)
-            return sp_err(SPATE_ENOTFOUND, "window_aggregate: no column '%s' to %s",
-                          g->column ? g->column : "(null)", agg_name(g->kind));
-        spate_type ct = in->f[s->col].type;
-        int isint = sp_type_is_int(ct), isdbl = ct == SPATE_FLOAT64;
-        if ((g->kind == SPATE_AGG_SUM || g->kind == SPATE_AGG_AVG) && !isint && !isdbl)
-            return sp_err(SPATE_ETYPE, "window_aggregate: cannot %s column '%s' of type %s",
-                          agg_name(g->kind), g->column, spate_type_name(ct));
-        if (g->kind == SPATE_AGG_SUM) {
-            s->op = isdbl ? AG_SUM_D : AG_SUM_I;
-            t = isdbl ? SPATE_FLOAT64 : SPATE_INT64;
-        } else if (g->kind == SPATE_AGG_AVG) {
-            s->op = AG_AVG;
-            t = SPATE_FLOAT64;
-        } else {
-            int mn = g->kind == SPATE_AGG_MIN;
-            s->op = isdbl ? (mn ? AG_MIN_D : AG_MAX_D)
-                          : isint ? (mn ? AG_MIN_I : AG_MAX_I) : (mn ? AG_MIN_S : AG_MAX_S);
-            t = ct;
-        }
-    }
-    char name[256];
-    if (g->as) snprintf(name, sizeof name, "%s", g->as);
-    else if (g->kind == SPATE_AGG_COUNT) snprintf(name, sizeof name, "count");
-    else snprintf(name, sizeof name, "%s_%s", agg_name(g->kind), g->column);
-    return spate_schema_add(out, name, t);
-}
 
 static int resolve_mode(const spate_window_spec *w, wmode *mode, const char *what)
 {
@@ -1999,8 +1846,10 @@ int spate_window_aggregate(spate_stream *in, const spate_window_spec *w, int nag
     if (!rc && !(cfg->aggs = calloc((size_t)naggs, sizeof *cfg->aggs)))
         rc = sp_err(SPATE_ENOMEM, "out of memory");
     cfg->naggs = naggs;
-    for (int a = 0; a < naggs && !rc; a++)
-        rc = agg_resolve(in->schema, &aggs[a], &cfg->aggs[a], schema);
+    for (int a = 0; a < naggs && !rc; a++) {
+        rc = sp_ag_resolve(in->schema, &aggs[a], &cfg->aggs[a], schema, "window_aggregate");
+        if (!rc && cfg->aggs[a].owns) cfg->owns = 1;
+    }
     return add_window_node(in, cfg, schema, rc, out);
 }
 

@@ -4,7 +4,9 @@
  * Floor division instead of C's truncating '/': the window of -1 µs with a size
  * of 10 s starts at -10 s, not at 0. Offsets are reduced modulo the slide, which
  * leaves every alignment unchanged (window starts are offset + k * slide, pane
- * starts offset + k * pane, and the pane divides the slide).
+ * starts offset + k * pane, and the pane divides the slide). Cumulate windows
+ * reduce theirs modulo the size: their periods start at offset + k * size, and
+ * their panes (one step each) at offset + k * step, the step dividing the size.
  */
 #include "time/assigners.h"
 
@@ -71,11 +73,6 @@ int64_t sp_assign_pane(const sp_assigner *a, int64_t ts)
     return align(a, ts, a->pane);
 }
 
-int64_t sp_assign_last_start(const sp_assigner *a, int64_t ps)
-{
-    return align(a, ps, a->slide);
-}
-
 /* ms -> µs, refusing what does not fit. */
 static int to_us(int64_t ms, int64_t *us)
 {
@@ -111,7 +108,14 @@ static int check_kind(sp_assigner *a, const spate_window_spec *w, const char *wh
         a->count = w->count;
         return 0;
     case SPATE_WINDOW_CUMULATE:
-        return sp_err(SPATE_EUNSUPPORTED, "%s: cumulate windows are not implemented yet", what);
+        if (w->size_ms <= 0 || w->slide_ms <= 0)
+            return sp_err(SPATE_EINVAL, "%s: cumulate size_ms and slide_ms (the step) must be > 0",
+                          what);
+        if (w->size_ms % w->slide_ms != 0)
+            return sp_err(SPATE_EINVAL, "%s: cumulate size_ms (%lld) must be a multiple of "
+                                        "slide_ms (%lld)", what, (long long)w->size_ms,
+                          (long long)w->slide_ms);
+        return 0;
     }
     return sp_err(SPATE_EINVAL, "%s: unknown window kind %d", what, (int)w->kind);
 }
@@ -129,6 +133,34 @@ int sp_assigner_init(sp_assigner *a, const spate_window_spec *w, const char *wha
         a->pane = gcd64(a->size, a->slide);
         a->offset = off % a->slide;
         if (a->offset < 0) a->offset += a->slide;
+    } else if (w->kind == SPATE_WINDOW_CUMULATE) {
+        a->pane = a->slide;
+        a->offset = off % a->size;
+        if (a->offset < 0) a->offset += a->size;
     }
     return 0;
+}
+
+int sp_assign_holding(const sp_assigner *a, int64_t ps, int64_t j, int64_t *start, int64_t *end)
+{
+    if (a->kind == SPATE_WINDOW_CUMULATE) {
+        __int128 s = align_exact(a, ps, a->size), top = s + a->size;
+        /* Ends past INT64_MAX saturate to one window: keep only the first of them. */
+        if (top > INT64_MAX) top = s + ((INT64_MAX - s + a->slide - 1) / a->slide) * a->slide;
+        __int128 e = top - (__int128)j * a->slide;
+        if (e <= ps) return -1;
+        *start = clamp(s);
+        *end = clamp(e);
+        return 0;
+    }
+    __int128 s = align_exact(a, ps, a->slide) - (__int128)j * a->slide;
+    if (s <= (__int128)ps - a->size || (j > 0 && s < INT64_MIN)) return -1;
+    *start = clamp(s);
+    *end = clamp(s + a->size);
+    return 0;
+}
+
+int64_t sp_assign_panes(const sp_assigner *a, int64_t start, int64_t end)
+{
+    return (int64_t)(((__int128)end - start + a->pane - 1) / a->pane);
 }

@@ -1,5 +1,5 @@
 /*
- * assigners.h - which window an event time belongs to.
+ * assigners.h - which windows an event time belongs to.
  *
  * Tumbling and sliding windows are aligned to the Unix epoch plus an offset and
  * are half-open [start, end). A sliding window of size S and slide L is cut into
@@ -15,6 +15,13 @@
  * below INT64_MIN is clamped to it. Intermediate products go through
  * 128-bit integers.
  *
+ * Cumulate windows (Flink's CUMULATE) of step T and size S (a multiple of T) are
+ * [s, s + T), [s, s + 2T) ... [s, s + S) for every period start s = offset +
+ * k * S: the windows of a period share their start and differ by their end, and
+ * an event at t is in each window of its period that ends after t. Their panes
+ * are the steps, so a window is again a union of panes, [s, e) those from s up to
+ * e. Tumbling windows are the case T = S.
+ *
  * Sessions, global and count windows have no alignment: window.c keeps them per
  * key; this file only checks their parameters.
  */
@@ -27,8 +34,9 @@
 
 typedef struct sp_assigner {
     spate_window_kind kind;
-    int64_t size, slide, pane; /* µs; pane = gcd(size, slide) (tumbling: all = size) */
-    int64_t offset;            /* µs, normalized into [0, slide) */
+    int64_t size, slide, pane; /* µs; pane = gcd(size, slide) (tumbling: all = size;
+                                  cumulate: slide is the step, and the pane) */
+    int64_t offset;            /* µs, normalized into [0, slide) (cumulate: [0, size)) */
     int64_t gap;               /* sessions, µs */
     int64_t count;             /* count windows */
 } sp_assigner;
@@ -46,8 +54,13 @@ int64_t sp_assign_pane(const sp_assigner *a, int64_t ts);
  * int64 limits (computed from the exact start, so a clamped start keeps its true
  * end). */
 void sp_assign_tumbling(const sp_assigner *a, int64_t ts, int64_t *start, int64_t *end);
-/* Start of the latest window that holds the pane starting at ps. */
-int64_t sp_assign_last_start(const sp_assigner *a, int64_t ps);
+/* Window j of those holding the pane starting at ps (tumbling, sliding and
+ * cumulate), the latest-ending first (j = 0, which always exists): 0 with its
+ * bounds (end saturated at INT64_MAX), or -1 when there are fewer than j + 1. A
+ * pane's state is needed until window 0 has fired. */
+int sp_assign_holding(const sp_assigner *a, int64_t ps, int64_t j, int64_t *start, int64_t *end);
+/* Number of panes in [start, end), the last one possibly cut at INT64_MAX. */
+int64_t sp_assign_panes(const sp_assigner *a, int64_t start, int64_t end);
 /* Exclusive end of the window (or pane, with len = a->pane) starting at start,
  * saturated at INT64_MAX. */
 int64_t sp_assign_end(int64_t start, int64_t len);
