@@ -4,7 +4,8 @@
 #       warnings are caught), ctest, and the unit runner on its own;
 #   (b) ASan + UBSan build in build-asan/, ctest;
 #   (c) TSan build in build-tsan/: the unit tests and the end-to-end tests;
-#   (d) valgrind (definite and indirect leaks, memory errors) on the examples and help.
+#   (d) valgrind (definite and indirect leaks, memory errors) on the examples, the SQL
+#       examples and help.
 # Each step runs in a subshell with errexit, so a failing step is recorded and the
 # rest still run; a step whose build failed is recorded as failed without running.
 # The last line is "N passed, N failed" over the steps; the status is 1 if any failed.
@@ -106,6 +107,19 @@ valgrind_checkpointed() {
     done
 }
 
+# valgrind_sql: every examples/sql script with `spate run --once` (they name their
+# inputs relative to the repository root, so they run from a copy of the examples).
+valgrind_sql() {
+    local dir=$scratch/valgrind-sql script
+    mkdir -p "$dir/examples/sql"
+    cp -r "$SPATE_ROOT/examples/data" "$dir/examples/data"
+    cp -r "$SPATE_ROOT/examples/sql/data" "$dir/examples/sql/data"
+    for script in "$SPATE_ROOT"/examples/sql/*.sql; do
+        (cd "$dir" && valgrind_check run --once "$script") >"$dir/stdout" 2>"$dir/stderr" ||
+            { cat "$dir/stderr" >&2; return 1; }
+    done
+}
+
 valgrind_example() {
     local dir=$scratch/valgrind-$1
     mkdir -p "$dir"
@@ -145,6 +159,7 @@ step_after "build (-Werror)" "valgrind: example telemetry" valgrind_example tele
 step_after "build (-Werror)" "valgrind: example wordcount-dir" valgrind_example wordcount-dir words
 step_after "build (-Werror)" "valgrind: example device-counts" valgrind_example device-counts devices
 step_after "build (-Werror)" "valgrind: telemetry with checkpoints" valgrind_checkpointed
+step_after "build (-Werror)" "valgrind: SQL examples" valgrind_sql
 step_after "build (-Werror)" "valgrind: help" valgrind_check help
 
 print_summary

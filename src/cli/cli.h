@@ -56,6 +56,10 @@ int cli_run_job(spate_ctx *ctx);
 int cli_cmd_help(int argc, char **argv);
 int cli_cmd_version(int argc, char **argv);
 int cli_cmd_example(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_sql(int argc, char **argv);
+/* --format NAME of SQL results (auto, table, jsonl, csv) as sq_result_format; -1 if unknown. */
+int cli_result_format(const char *name, int *fmt);
 void cli_example_more_help(FILE *out);
 
 #endif

@@ -2,8 +2,8 @@
  * main.c - the `spate` command: dispatch to subcommands.
  *
  * Subcommands live in one table so that dispatch, `spate --help` and
- * `spate help COMMAND` can never disagree, and so that adding a command (`run`
- * with the SQL work, later `sql`) is one row plus one function. Exit statuses are
+ * `spate help COMMAND` can never disagree, and so that adding a command is one
+ * row plus one function. Exit statuses are
  * fixed for scripts: 0 success, 1 the job failed, 2 the command line was wrong.
  * Each subcommand handles its own `--help`, so `spate X --help` and
  * `spate help X` print the same text.
@@ -28,6 +28,34 @@ const cli_cmd cli_commands[] = {
      "  --list          list the examples\n"
      "  NAME --help     show an example's own options\n",
      cli_example_more_help, cli_cmd_example},
+    {"run", "[--once] [--checkpoint-dir DIR] [--format FMT] SCRIPT.sql",
+     "run a SQL script as one streaming job",
+     "Runs the statements of SCRIPT.sql ('-' reads stdin) in order: CREATE SOURCE/TABLE/\n"
+     "SINK/VIEW and SET shape the session, then every INSERT INTO and bare SELECT of\n"
+     "the script run together as one job until the sources end or it is stopped with\n"
+     "Ctrl-C (SIGINT) or SIGTERM (graceful: in-flight data is processed, a final\n"
+     "checkpoint is taken); a second signal kills it. docs/sql.md describes the dialect.\n"
+     "  --once                read the input available now, fire every window, commit\n"
+     "                        and exit 0 (Spark's availableNow trigger)\n"
+     "  --checkpoint-dir DIR  checkpoint here; resume from the newest checkpoint\n"
+     "  --format FMT          bare SELECT results: table | jsonl | csv (default: table\n"
+     "                        on a terminal, jsonl otherwise); updating results show\n"
+     "                        the changelog op (+I, -U, +U) first\n"
+     "Errors name the line and column, with a caret under the spot.\n",
+     NULL, cli_cmd_run},
+    {"sql", "[--format FMT] [--once]", "the interactive SQL shell",
+     "An interactive shell: statements end with ';' and run as they are entered\n"
+     "(CREATE, SET, SHOW, DESCRIBE, EXPLAIN at once; a SELECT runs until its input\n"
+     "ends or Ctrl-C stops it - on a terminal as a table redrawn in place, an\n"
+     "updating result applied; an INSERT INTO runs until its input ends or Ctrl-C).\n"
+     "Ctrl-C at the prompt drops the statement being typed. Line editing and history\n"
+     "(~/.spate_history) come from libedit. \\help lists the commands, \\format\n"
+     "switches the result format, \\q quits. When stdin is not a terminal the\n"
+     "statements are read from it without prompts; errors name <stdin>:LINE:COL and\n"
+     "the exit status is 1 if any statement failed.\n"
+     "  --format FMT   SELECT results: table | jsonl | csv\n"
+     "  --once         SELECTs read the input available now and end\n",
+     NULL, cli_cmd_sql},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
