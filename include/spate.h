@@ -366,6 +366,26 @@ int spate_aggregate_by_key(spate_stream *in, int naggs, const spate_agg *aggs, i
  * be named "op". */
 int spate_aggregate_changelog(spate_stream *in, int naggs, const spate_agg *aggs,
                               spate_stream **out);
+/* The same over an updating input (Flink SQL's group aggregate with retraction):
+ * the STRING column op_column holds each row's kind - "+I" and "+U" add the row,
+ * "-U" and "-D" retract one row added before with the same values (the op column
+ * itself is no aggregate input). Output as spate_aggregate_changelog's; besides,
+ * when a key's live rows drop to 0 it emits "-D" with the results it emitted
+ * last and drops the key (a later row starts it over with "+I"). COUNT,
+ * COUNT_COLUMN, SUM and AVG retract by subtraction; MIN, MAX, FIRST_VALUE,
+ * LAST_VALUE and COUNT_DISTINCT keep each key's live values with their
+ * multiplicities (FIRST/LAST: in arrival order; a retraction removes the oldest
+ * instance of its value). A row whose kind is NULL or another text, or that
+ * retracts what its key does not hold (no live row, or a value an aggregate does
+ * not hold), is a malformed record: counted in bad_records, handled by
+ * bad_records.policy, skipped. Checkpointed and expired like the changelog.
+ * Errors as spate_aggregate_changelog's; besides SPATE_EINVAL for a NULL
+ * op_column, a key op column or an aggregate of it, SPATE_ENOTFOUND for an
+ * unknown one, SPATE_ETYPE for one not STRING, and SPATE_EUNSUPPORTED for
+ * APPROX_COUNT_DISTINCT and APPROX_PERCENTILE, whose sketches cannot retract.
+ * docs/semantics.md. */
+int spate_aggregate_retract(spate_stream *in, const char *op_column, int naggs,
+                            const spate_agg *aggs, spate_stream **out);
 
 /* Joins of two keyed streams with equal key types, per micro-batch. Output: key,
  * left values, right values; the missing side of an outer join is NULL. */

@@ -2,7 +2,8 @@
  * test_aggs_ext.c - the aggregates beyond COUNT/SUM/MIN/MAX/AVG: COUNT_COLUMN,
  * COUNT_DISTINCT, APPROX_COUNT_DISTINCT, APPROX_PERCENTILE, FIRST_VALUE and
  * LAST_VALUE, in spate_aggregate_by_key (per batch and running),
- * spate_aggregate_changelog and spate_window_aggregate, and their checkpoints.
+ * spate_aggregate_changelog and spate_window_aggregate, and their checkpoints;
+ * and spate_aggregate_retract, the changelog aggregate of an updating input.
  *
  * Expected values never come from the engine. A model keeps the input events in
  * arrival order, groups them (per key, per key and window) and computes each
@@ -33,6 +34,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -1711,6 +1713,863 @@ static void test_errors(void)
     spate_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------- aggregate_retract
+ *
+ * The inputs are changelogs the tests write themselves. The random ones come
+ * from a model that keeps each key's live rows (to retract only rows it added)
+ * and, per column, the live non-NULL values in arrival order, from which a
+ * retraction removes the value's oldest instance (the documented rule); every
+ * result is computed from those lists directly. Malformed rows are injected
+ * where the model knows the engine must refuse them: a NULL or unknown kind, a
+ * retraction on a key with no live row, or one whose BIGINT or DOUBLE value the
+ * key never held (MIN/MAX/FIRST/LAST of that column hold their live values, so
+ * both operators below see it). Doubles are multiples of 1/4, so sums are exact
+ * whatever the order of additions and subtractions.
+ */
+
+/* A growable string. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap <= b->len + (size_t)n)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        b->cap = cap;
+        b->p[b->len] = 0;
+    }
+}
+
+static const char *sb_str(const sbuf *b)
+{
+    return b->p ? b->p : "";
+}
+
+/* Aggregates of the two operators every random job runs, over (i, d, s). */
+enum {
+    RA_N,
+    RA_CNT_I,
+    RA_SUM_I,
+    RA_SUM_D,
+    RA_AVG_I,
+    RA_AVG_D,
+    RA_MIN_I,
+    RA_MAX_I,
+    RA_MIN_D,
+    RA_MAX_D,
+    NRA
+};
+enum {
+    RB_MIN_S,
+    RB_MAX_S,
+    RB_FIRST_I,
+    RB_LAST_I,
+    RB_FIRST_D,
+    RB_LAST_D,
+    RB_FIRST_S,
+    RB_LAST_S,
+    RB_DIST_I,
+    RB_DIST_D,
+    RB_DIST_S,
+    RB_CNT_S,
+    NRB
+};
+static const spate_agg ret_a[NRA] = {
+    {SPATE_AGG_COUNT, NULL, "n", 0},  {SPATE_AGG_COUNT_COLUMN, "i", "cnt_i", 0},
+    {SPATE_AGG_SUM, "i", "sum_i", 0}, {SPATE_AGG_SUM, "d", "sum_d", 0},
+    {SPATE_AGG_AVG, "i", "avg_i", 0}, {SPATE_AGG_AVG, "d", "avg_d", 0},
+    {SPATE_AGG_MIN, "i", "min_i", 0}, {SPATE_AGG_MAX, "i", "max_i", 0},
+    {SPATE_AGG_MIN, "d", "min_d", 0}, {SPATE_AGG_MAX, "d", "max_d", 0},
+};
+static const spate_agg ret_b[NRB] = {
+    {SPATE_AGG_MIN, "s", "min_s", 0},
+    {SPATE_AGG_MAX, "s", "max_s", 0},
+    {SPATE_AGG_FIRST_VALUE, "i", "first_i", 0},
+    {SPATE_AGG_LAST_VALUE, "i", "last_i", 0},
+    {SPATE_AGG_FIRST_VALUE, "d", "first_d", 0},
+    {SPATE_AGG_LAST_VALUE, "d", "last_d", 0},
+    {SPATE_AGG_FIRST_VALUE, "s", "first_s", 0},
+    {SPATE_AGG_LAST_VALUE, "s", "last_s", 0},
+    {SPATE_AGG_COUNT_DISTINCT, "i", "dist_i", 0},
+    {SPATE_AGG_COUNT_DISTINCT, "d", "dist_d", 0},
+    {SPATE_AGG_COUNT_DISTINCT, "s", "dist_s", 0},
+    {SPATE_AGG_COUNT_COLUMN, "s", "cnt_s", 0},
+};
+static const int ret_naggs[2] = {NRA, NRB};
+static const char *const ret_decl = "k STRING, i BIGINT, d DOUBLE, s STRING, op STRING";
+
+typedef struct rrow {
+    int64_t i;
+    double d;
+    int s; /* string id (str_of) */
+    int ni, nd, ns;
+} rrow;
+
+/* One key of the model: live rows, and per column its live non-NULL values in
+ * arrival order; then per operator what the engine emitted last. */
+typedef struct rkey {
+    rrow *rows;
+    int nrows;
+    int64_t *is;
+    double *ds;
+    int *ss;
+    int ni, nd, ns;
+    int emitted[2];
+    xcell last[2][MAXCOL];
+} rkey;
+
+typedef struct rspec {
+    int items, ops, nkeys, i_range, d_range, s_range;
+    int bad_pct;       /* malformed rows, per cent of the operations */
+    int volatile_keys; /* keys [0, volatile_keys) mostly retract: they drop to 0 rows often */
+    int grow_until;    /* items before this one only add */
+    int decay_from;    /* items from this one on (if > 0) nearly only retract, and keys
+                          with no row get one only a tenth of the time */
+} rspec;
+
+typedef struct rgen {
+    char **items;      /* NULL-terminated */
+    int *bad;          /* per item: the malformed rows injected */
+    sbuf want[2][600]; /* per operator and key: the changelog, one micro-batch per item */
+    rkey *keys;
+    int nkeys;
+} rgen;
+
+static void rkey_add(rkey *k, rrow r)
+{
+    k->rows[k->nrows++] = r;
+    if (!r.ni) k->is[k->ni++] = r.i;
+    if (!r.nd) k->ds[k->nd++] = r.d;
+    if (!r.ns) k->ss[k->ns++] = r.s;
+}
+
+/* Removes the first element equal to the one at x (size sz) from a[0..*n). */
+static void remove_first(void *a, int *n, const void *x, size_t sz)
+{
+    char *p = a;
+    for (int j = 0; j < *n; j++)
+        if (!memcmp(p + (size_t)j * sz, x, sz)) {
+            memmove(p + (size_t)j * sz, p + (size_t)(j + 1) * sz, (size_t)(*n - j - 1) * sz);
+            (*n)--;
+            return;
+        }
+}
+
+static void rkey_retract(rkey *k, int j)
+{
+    rrow r = k->rows[j];
+    k->rows[j] = k->rows[--k->nrows];
+    if (!r.ni) remove_first(k->is, &k->ni, &r.i, sizeof r.i);
+    if (!r.nd) remove_first(k->ds, &k->nd, &r.d, sizeof r.d);
+    if (!r.ns) remove_first(k->ss, &k->ns, &r.s, sizeof r.s);
+}
+
+static xcell cell_s(int id)
+{
+    xcell x = {.t = 's'};
+    str_of(id, x.s, SLEN);
+    return x;
+}
+
+static int str_id_cmp(const void *a, const void *b)
+{
+    char x[SLEN], y[SLEN];
+    str_of(*(const int *)a, x, sizeof x);
+    str_of(*(const int *)b, y, sizeof y);
+    return strcmp(x, y);
+}
+
+/* The results of operator `which` over key k (live rows). */
+static void rkey_results(const rkey *k, int which, xcell *out)
+{
+    int64_t *is = malloc(((size_t)k->ni + 1) * sizeof *is);
+    double *ds = malloc(((size_t)k->nd + 1) * sizeof *ds);
+    int *ss = malloc(((size_t)k->ns + 1) * sizeof *ss);
+    memcpy(is, k->is, (size_t)k->ni * sizeof *is);
+    memcpy(ds, k->ds, (size_t)k->nd * sizeof *ds);
+    memcpy(ss, k->ss, (size_t)k->ns * sizeof *ss);
+    qsort(is, (size_t)k->ni, sizeof *is, cmp_i64);
+    qsort(ds, (size_t)k->nd, sizeof *ds, cmp_dbl);
+    qsort(ss, (size_t)k->ns, sizeof *ss, str_id_cmp);
+    int64_t si = 0;
+    double sd = 0;
+    for (int j = 0; j < k->ni; j++)
+        si += k->is[j];
+    for (int j = 0; j < k->nd; j++)
+        sd += k->ds[j];
+    if (which == 0) {
+        out[RA_N] = cell_i(k->nrows);
+        out[RA_CNT_I] = cell_i(k->ni);
+        out[RA_SUM_I] = k->ni ? cell_i(si) : cell_null('i');
+        out[RA_SUM_D] = k->nd ? cell_d(sd) : cell_null('d');
+        out[RA_AVG_I] = k->ni ? cell_d((double)si / (double)k->ni) : cell_null('d');
+        out[RA_AVG_D] = k->nd ? cell_d(sd / (double)k->nd) : cell_null('d');
+        out[RA_MIN_I] = k->ni ? cell_i(is[0]) : cell_null('i');
+        out[RA_MAX_I] = k->ni ? cell_i(is[k->ni - 1]) : cell_null('i');
+        out[RA_MIN_D] = k->nd ? cell_d(ds[0]) : cell_null('d');
+        out[RA_MAX_D] = k->nd ? cell_d(ds[k->nd - 1]) : cell_null('d');
+    } else {
+        out[RB_MIN_S] = k->ns ? cell_s(ss[0]) : cell_null('s');
+        out[RB_MAX_S] = k->ns ? cell_s(ss[k->ns - 1]) : cell_null('s');
+        out[RB_FIRST_I] = k->ni ? cell_i(k->is[0]) : cell_null('i');
+        out[RB_LAST_I] = k->ni ? cell_i(k->is[k->ni - 1]) : cell_null('i');
+        out[RB_FIRST_D] = k->nd ? cell_d(k->ds[0]) : cell_null('d');
+        out[RB_LAST_D] = k->nd ? cell_d(k->ds[k->nd - 1]) : cell_null('d');
+        out[RB_FIRST_S] = k->ns ? cell_s(k->ss[0]) : cell_null('s');
+        out[RB_LAST_S] = k->ns ? cell_s(k->ss[k->ns - 1]) : cell_null('s');
+        out[RB_DIST_I] = cell_i(runs(is, (size_t)k->ni, sizeof *is));
+        out[RB_DIST_D] = cell_i(runs(ds, (size_t)k->nd, sizeof *ds));
+        out[RB_DIST_S] = cell_i(runs(ss, (size_t)k->ns, sizeof *ss));
+        out[RB_CNT_S] = cell_i(k->ns);
+    }
+    free(is);
+    free(ds);
+    free(ss);
+}
+
+/* One changelog row as text: the cells, then the kind. */
+static void row_line(sbuf *b, const xcell *c, int n, const char *op)
+{
+    for (int j = 0; j < n; j++) {
+        char buf[64];
+        sb_printf(b, "%s,", cell_text(&c[j], buf, sizeof buf));
+    }
+    sb_printf(b, "%s\n", op);
+}
+
+/* What the engine must emit at the end of an item (a micro-batch): per key and
+ * operator, "+I", "-U"/"+U" or "-D" as its results changed. */
+static void rgen_emit(rgen *g)
+{
+    for (int kk = 0; kk < g->nkeys; kk++) {
+        rkey *k = &g->keys[kk];
+        for (int w = 0; w < 2; w++) {
+            xcell cur[MAXCOL];
+            sbuf *b = &g->want[w][kk];
+            if (k->nrows == 0) {
+                if (k->emitted[w]) row_line(b, k->last[w], ret_naggs[w], "-D");
+                k->emitted[w] = 0;
+                continue;
+            }
+            rkey_results(k, w, cur);
+            int same = k->emitted[w];
+            for (int j = 0; same && j < ret_naggs[w]; j++)
+                same = cell_eq(&cur[j], &k->last[w][j]);
+            if (same) continue;
+            if (k->emitted[w]) row_line(b, k->last[w], ret_naggs[w], "-U");
+            row_line(b, cur, ret_naggs[w], k->emitted[w] ? "+U" : "+I");
+            memcpy(k->last[w], cur, sizeof cur);
+            k->emitted[w] = 1;
+        }
+    }
+}
+
+static rrow rand_row(const rspec *p, uint64_t *s)
+{
+    return (rrow){.i = rand_in(s, -p->i_range / 2, p->i_range - 1 - p->i_range / 2),
+                  .d = (double)rand_in(s, 0, p->d_range - 1) / 4.0,
+                  .s = (int)rand_in(s, 0, p->s_range - 1),
+                  .ni = rand_in(s, 0, 9) == 0,
+                  .nd = rand_in(s, 0, 9) == 0,
+                  .ns = rand_in(s, 0, 9) == 0};
+}
+
+static void csv_row(sbuf *b, const char *key, const rrow *r, const char *op)
+{
+    char s[SLEN] = "";
+    if (!r->ns) str_of(r->s, s, sizeof s);
+    sb_printf(b, "%s,", key);
+    if (!r->ni) sb_printf(b, "%lld", (long long)r->i);
+    sb_printf(b, ",");
+    if (!r->nd) sb_printf(b, "%.17g", r->d);
+    sb_printf(b, ",%s,%s\n", s, op);
+}
+
+/* Generates the items and the model's expectations. */
+static rgen *rgen_new(const rspec *p, uint64_t seed)
+{
+    rgen *g = calloc(1, sizeof *g);
+    int maxrows = p->items * p->ops + 1;
+    g->nkeys = p->nkeys;
+    g->keys = calloc((size_t)p->nkeys, sizeof *g->keys);
+    for (int kk = 0; kk < p->nkeys; kk++) {
+        g->keys[kk].rows = calloc((size_t)maxrows, sizeof(rrow));
+        g->keys[kk].is = calloc((size_t)maxrows, sizeof(int64_t));
+        g->keys[kk].ds = calloc((size_t)maxrows, sizeof(double));
+        g->keys[kk].ss = calloc((size_t)maxrows, sizeof(int));
+    }
+    g->items = calloc((size_t)p->items + 1, sizeof *g->items);
+    g->bad = calloc((size_t)p->items, sizeof *g->bad);
+    uint64_t s = seed;
+    for (int it = 0; it < p->items; it++) {
+        sbuf b = {0};
+        for (int o = 0; o < p->ops; o++) {
+            int kk = (int)rand_in(&s, 0, p->nkeys - 1);
+            rkey *k = &g->keys[kk];
+            char key[16];
+            snprintf(key, sizeof key, "k%02d", kk);
+            if (rand_in(&s, 0, 99) < p->bad_pct) {
+                int how = (int)rand_in(&s, 0, 4);
+                rrow r = k->nrows ? k->rows[rand_in(&s, 0, k->nrows - 1)] : rand_row(p, &s);
+                if (how == 0 || (how <= 2 && !k->nrows)) /* a key with no live row */
+                    csv_row(&b, k->nrows ? "zz" : key, &r, "-D");
+                else if (how == 1) /* a BIGINT value the key does not hold */
+                    csv_row(&b, key, &(rrow){1000000000, r.d, r.s, 0, r.nd, r.ns}, "-U");
+                else if (how == 2) /* a DOUBLE value the key does not hold */
+                    csv_row(&b, key, &(rrow){r.i, 12345.5, r.s, r.ni, 0, r.ns}, "-D");
+                else
+                    csv_row(&b, key, &r, how == 3 ? "-X" : "");
+                g->bad[it]++;
+                continue;
+            }
+            int decay = p->decay_from && it >= p->decay_from;
+            if (decay && !k->nrows && rand_in(&s, 0, 9)) continue; /* gone keys mostly stay */
+            int retract_pct = 45, delete_pct = 30;
+            if (kk < p->volatile_keys) retract_pct = delete_pct = 70;
+            if (it < p->grow_until) retract_pct = 0;
+            if (decay) retract_pct = 95, delete_pct = 90;
+            if (k->nrows && rand_in(&s, 0, 99) < retract_pct) {
+                int j = (int)rand_in(&s, 0, k->nrows - 1);
+                int del = rand_in(&s, 0, 99) < delete_pct;
+                csv_row(&b, key, &k->rows[j], del ? "-D" : "-U");
+                rkey_retract(k, j);
+                if (del) continue;
+                rrow r = rand_row(p, &s);
+                csv_row(&b, key, &r, "+U");
+                rkey_add(k, r);
+            } else {
+                rrow r = rand_row(p, &s);
+                csv_row(&b, key, &r, "+I");
+                rkey_add(k, r);
+            }
+        }
+        g->items[it] = b.p ? b.p : strdup("");
+        rgen_emit(g);
+    }
+    return g;
+}
+
+static void rgen_free(rgen *g)
+{
+    for (int kk = 0; kk < g->nkeys; kk++) {
+        free(g->keys[kk].rows);
+        free(g->keys[kk].is);
+        free(g->keys[kk].ds);
+        free(g->keys[kk].ss);
+        free(g->want[0][kk].p);
+        free(g->want[1][kk].p);
+    }
+    free(g->keys);
+    items_free(g->items);
+    free(g->bad);
+    free(g);
+}
+
+static int rgen_bad(const rgen *g, int from, int to)
+{
+    int n = 0;
+    for (int it = from; it < to; it++)
+        n += g->bad[it];
+    return n;
+}
+
+static spate_ctx *rctx_of(int workers, int interval_ms, const char *ttl, const char *ckpt_dir,
+                          const char *policy, const char *dl_path)
+{
+    spate_conf *conf = spate_conf_new();
+    char w[16], iv[16];
+    snprintf(w, sizeof w, "%d", workers);
+    snprintf(iv, sizeof iv, "%d", interval_ms);
+    int rc = spate_conf_set(conf, "workers", w) || spate_conf_set(conf, "batch.interval.ms", iv) ||
+             spate_conf_set(conf, "bad_records.policy", policy);
+    if (!rc && dl_path) rc = spate_conf_set(conf, "dead_letter.path", dl_path);
+    if (!rc && ttl) rc = spate_conf_set(conf, "state.ttl.ms", ttl);
+    if (!rc && ckpt_dir)
+        rc = spate_conf_set(conf, "checkpoint.dir", ckpt_dir) ||
+             spate_conf_set(conf, "checkpoint.interval.ms", "50");
+    spate_ctx *ctx = NULL;
+    if (rc || spate_ctx_new(conf, &ctx)) ctx = NULL;
+    spate_conf_free(conf);
+    return ctx;
+}
+
+/* Runs both operators over items [from, to) of g; rows into c[0], c[1]; the
+ * bad records counted into *bad. */
+static int run_retract(int workers, int interval, const char *ckpt_dir, rgen *g, int from, int to,
+                       coll **c, uint64_t *bad)
+{
+    spate_ctx *ctx = rctx_of(workers, interval, NULL, ckpt_dir, "skip", NULL);
+    spate_queue *q = NULL;
+    spate_stream *k = key_by1(queue_of(ctx, ret_decl, 1, &q), "k"), *r[2] = {NULL, NULL};
+    int rc = k ? 0 : SPATE_EINVAL;
+    if (!rc) rc = spate_aggregate_retract(k, "op", NRA, ret_a, &r[0]);
+    if (!rc) rc = spate_aggregate_retract(k, "op", NRB, ret_b, &r[1]);
+    for (int w = 0; w < 2 && !rc; w++)
+        rc = spate_sink_callback(r[w], collect, c[w]);
+    const char *items[64];
+    int n = 0;
+    for (int it = from; it < to && n < 63; it++)
+        items[n++] = g->items[it];
+    items[n] = NULL;
+    if (!rc)
+        rc = run_items(ctx, q, items);
+    else if (q)
+        spate_queue_close(q);
+    spate_metrics m = {0};
+    if (!rc) rc = spate_ctx_metrics(ctx, &m);
+    *bad = m.bad_records;
+    spate_ctx_free(ctx);
+    return rc;
+}
+
+/* Rows of c (arrival order kept) grouped: the changelog text of group `key`. */
+static void coll_key_text(const coll *c, const char *key, sbuf *out)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->r[i].group, key))
+            row_line(out, c->r[i].c + 1, c->r[i].ncols - 1, c->r[i].op);
+}
+
+/* Micro-batches of one item each: every key's changelog is the model's. */
+static void check_exact(const char *what, coll **c, rgen *g)
+{
+    int bad = 0;
+    for (int w = 0; w < 2; w++) {
+        qsort(c[w]->r, c[w]->n, sizeof *c[w]->r, by_group);
+        for (int kk = 0; kk < g->nkeys; kk++) {
+            char key[16];
+            sbuf got = {0};
+            snprintf(key, sizeof key, "k%02d", kk);
+            coll_key_text(c[w], key, &got);
+            if (strcmp(sb_str(&got), sb_str(&g->want[w][kk])) && bad++ < 3)
+                fprintf(stderr, "  %s, operator %d, key %s:\n   got:\n%s   expected:\n%s", what, w,
+                        key, sb_str(&got), sb_str(&g->want[w][kk]));
+            free(got.p);
+        }
+        size_t other = 0; /* rows of keys the model does not have ("zz") */
+        for (size_t i = 0; i < c[w]->n; i++)
+            other += c[w]->r[i].group[0] != 'k';
+        CHECK_EQ_INT(other, 0);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* Any emission points: each key's changelog replays consistently ("+I" only
+ * when it has no current row, "-U" and "-D" of the current row, "+U" right after
+ * "-U") into the model's final results, or no row for a key with none. */
+static void check_replay_final(const char *what, coll **c, rgen *g)
+{
+    int bad = 0;
+    for (int w = 0; w < 2; w++) {
+        coll *cl = c[w];
+        int n = ret_naggs[w];
+        qsort(cl->r, cl->n, sizeof *cl->r, by_group);
+        for (size_t i = 0; i < cl->n;) {
+            size_t j = i;
+            const xrow *cur = NULL;
+            int after_u = 0;
+            const char *why = NULL;
+            for (; j < cl->n && !strcmp(cl->r[j].group, cl->r[i].group); j++) {
+                const xrow *x = &cl->r[j];
+                int eq = cur != NULL;
+                for (int a = 0; eq && a < n; a++)
+                    eq = cell_eq(&x->c[1 + a], &cur->c[1 + a]);
+                if (why) continue;
+                if (!strcmp(x->op, "+I")) {
+                    if (cur || after_u) why = "+I with a current row";
+                    cur = x;
+                } else if (!strcmp(x->op, "+U")) {
+                    if (!after_u) why = "+U not after -U";
+                    cur = x;
+                    after_u = 0;
+                } else if (!strcmp(x->op, "-U") || !strcmp(x->op, "-D")) {
+                    if (!eq || after_u) why = "retraction of another row than the current one";
+                    after_u = x->op[1] == 'U';
+                    cur = NULL;
+                } else {
+                    why = "unknown kind";
+                }
+                if (why && bad++ < 5)
+                    fprintf(stderr, "  %s, operator %d: key %s, row %zu (%s): %s\n", what, w,
+                            x->group, x->ord, x->op, why);
+            }
+            if (after_u && bad++ < 5)
+                fprintf(stderr, "  %s: key %s ends with -U\n", what, cl->r[i].group);
+            int kk = cl->r[i].group[0] == 'k' ? atoi(cl->r[i].group + 1) : -1;
+            if (kk < 0 || kk >= g->nkeys) {
+                if (bad++ < 5) fprintf(stderr, "  %s: rows of key %s\n", what, cl->r[i].group);
+            } else if (!why) {
+                rkey *k = &g->keys[kk];
+                xcell want[MAXCOL];
+                if (k->nrows) rkey_results(k, w, want);
+                int ok = (k->nrows != 0) == (cur != NULL);
+                for (int a = 0; ok && cur && a < n; a++)
+                    ok = cell_eq(&cur->c[1 + a], &want[a]);
+                if (!ok && bad++ < 5)
+                    fprintf(stderr, "  %s, operator %d: key %s ends %s the model's\n", what, w,
+                            cl->r[i].group, cur ? "unlike" : "without a row, unlike");
+            }
+            i = j;
+        }
+        /* keys with rows that emitted nothing */
+        for (int kk = 0; kk < g->nkeys; kk++) {
+            char key[16];
+            snprintf(key, sizeof key, "k%02d", kk);
+            if (g->keys[kk].nrows && !coll_find(cl, key) && bad++ < 5)
+                fprintf(stderr, "  %s: key %s has rows but no changelog\n", what, key);
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* Micro-batches of a scripted changelog, with every kind of row and of refusal:
+ * an update whose results do not change emits nothing, a key at 0 rows emits
+ * "-D" and comes back with "+I", one going to 0 and back within a micro-batch
+ * emits "-U"/"+U"; NULL values add and retract nothing. With one worker the
+ * dead letters go to a file, each naming the operator, the reason and the row. */
+static void test_retract_script(void)
+{
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_SUM, "v", "sv", 0},
+                                     {SPATE_AGG_MAX, "v", "mx", 0},
+                                     {SPATE_AGG_FIRST_VALUE, "s", "fs", 0},
+                                     {SPATE_AGG_COUNT_DISTINCT, "s", "ds", 0}};
+    static const char *const items[] = {"a,1,x,+I\na,5,y,+I\nb,2,z,+I\n",
+                                        "a,5,y,-U\na,3,y,+U\n",
+                                        "a,1,x,-D\nb,2,z,-D\n",
+                                        "b,7,w,+I\na,3,y,-U\na,3,y,+U\n",
+                                        "a,9,y,-D\nc,1,x,-U\na,3,q,-D\na,3,y,XX\na,3,y,\n",
+                                        "a,3,y,-D\nb,7,w,-U\nb,8,w,+U\na,4,,+I\n",
+                                        "a,4,,-D\nd,,,+I\n",
+                                        "d,,,-D\nd,,,-D\n",
+                                        NULL};
+    static const char *const want[] = {
+        "a,2,6,5,x,2,+I;b,1,2,2,z,1,+I",
+        "a,2,6,5,x,2,-U;a,2,4,3,x,2,+U",
+        "a,2,4,3,x,2,-U;a,1,3,3,y,1,+U;b,1,2,2,z,1,-D",
+        "b,1,7,7,w,1,+I",
+        "a,1,3,3,y,1,-U;a,1,4,4,NULL,0,+U;b,1,7,7,w,1,-U;b,1,8,8,w,1,+U",
+        "a,1,4,4,NULL,0,-D;d,1,NULL,NULL,NULL,0,+I",
+        "d,1,NULL,NULL,NULL,0,-D",
+        NULL};
+    for (int w = 1; w <= 2; w++) {
+        char dl[] = "/tmp/spate-aggx-dl-XXXXXX";
+        int fd = mkstemp(dl);
+        REQUIRE_OK(fd >= 0 ? 0 : -1);
+        close(fd);
+        spate_ctx *ctx = rctx_of(w, 20, NULL, NULL, w == 1 ? "dead-letter" : "skip", dl);
+        spate_queue *q = NULL;
+        spate_stream *in = queue_of(ctx, "k STRING, v BIGINT, s STRING, op STRING", 1, &q), *r;
+        text_batches *t = text_new();
+        REQUIRE_OK(spate_aggregate_retract(key_by1(in, "k"), "op", 5, aggs, &r));
+        const spate_schema *s = spate_stream_schema(r);
+        CHECK_EQ_INT(spate_schema_count(s), 7);
+        CHECK_EQ_STR(spate_schema_name(s, 0), "k");
+        CHECK_EQ_STR(spate_schema_name(s, 4), "fs");
+        CHECK_EQ_STR(spate_schema_name(s, 6), "op");
+        CHECK_EQ_INT(spate_schema_type(s, 2), SPATE_INT64);
+        CHECK_EQ_INT(spate_schema_type(s, 4), SPATE_STRING);
+        CHECK_EQ_INT(spate_schema_type(s, 6), SPATE_STRING);
+        REQUIRE_OK(spate_stream_foreach_batch(r, collect_text, t));
+        REQUIRE_OK(run_items(ctx, q, items));
+        check_text(t, w, want);
+        spate_metrics m;
+        REQUIRE_OK(spate_ctx_metrics(ctx, &m));
+        CHECK_EQ_INT(m.bad_records, 6);
+        spate_ctx_free(ctx);
+        free(t);
+        FILE *f = fopen(dl, "r");
+        char line[6][512];
+        int nl = 0;
+        while (f && nl < 6 && fgets(line[nl], sizeof line[nl], f))
+            nl++;
+        if (f) fclose(f);
+        unlink(dl);
+        if (w == 2) {
+            CHECK_EQ_INT(nl, 0);
+            continue;
+        }
+        static const char *const expect[6][3] = {
+            {"\"a,9,y,-D\"", "\"v\"", "-D retracts a value its group does not hold (mx has none)"},
+            {"\"c,1,x,-U\"", "\"op\"", "-U retracts a row its group does not hold (it has none)"},
+            {"\"a,3,q,-D\"", "\"s\"", "-D retracts a value its group does not hold (fs has none)"},
+            {"\"a,3,y,XX\"", "\"op\"", "the row kind is not +I, +U, -U or -D"},
+            {"\"a,3,y,\"", "\"op\"", "the row kind is NULL"},
+            {"\"d,,,-D\"", "\"op\"", "-D retracts a row its group does not hold (it has none)"}};
+        CHECK_EQ_INT(nl, 6);
+        for (int i = 0; i < nl; i++) {
+            int ok = strstr(line[i], "\"source\":\"aggregate_retract\"") != NULL;
+            for (int j = 0; j < 3; j++)
+                ok &= strstr(line[i], expect[i][j]) != NULL;
+            if (!ok) fprintf(stderr, "  dead letter %d: %s", i, line[i]);
+            CHECK(ok);
+        }
+    }
+}
+
+/* A non-keyed input is one group: it goes to 0 rows and starts over. */
+static void test_retract_unkeyed(void)
+{
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_MIN, "v", "mn", 0}};
+    static const char *const items[] = {"1,+I\n2,+I\n", "1,-D\n", "2,-D\n", "5,+I\n", NULL};
+    static const char *const want[] = {"2,1,+I", "2,1,-U;1,2,+U", "1,2,-D", "1,5,+I", NULL};
+    for (int w = 1; w <= 2; w++) {
+        spate_ctx *ctx = rctx_of(w, 20, NULL, NULL, "fail", NULL);
+        spate_queue *q = NULL;
+        spate_stream *in = queue_of(ctx, "v BIGINT, op STRING", 1, &q), *r;
+        text_batches *t = text_new();
+        REQUIRE_OK(spate_aggregate_retract(in, "op", 2, aggs, &r));
+        REQUIRE_OK(spate_stream_foreach_batch(r, collect_text, t));
+        REQUIRE_OK(run_items(ctx, q, items));
+        check_text(t, 1, want);
+        spate_ctx_free(ctx);
+        free(t);
+    }
+}
+
+/* Keys [0, 10) mostly retract (they drop to 0 rows and come back), the others
+ * grow; 4% malformed rows. */
+static const rspec ret_random = {40, 120, 30, 20, 24, 12, 4, 10, 0, 0};
+
+/* Micro-batches (the exact changelog) and the continuous style (replay). */
+static void retract_random(int workers, uint64_t seed)
+{
+    rgen *g = rgen_new(&ret_random, seed);
+    for (int interval = 20; interval >= 0; interval -= 20) {
+        coll *c[2] = {coll_new(1), coll_new(1)};
+        uint64_t bad = 0;
+        const char *what = interval ? "retract micro-batch" : "retract continuous";
+        REQUIRE_OK(run_retract(workers, interval, NULL, g, 0, ret_random.items, c, &bad));
+        CHECK(c[0]->n > (size_t)ret_random.nkeys && c[1]->n > (size_t)ret_random.nkeys);
+        CHECK_EQ_INT(bad, 2 * rgen_bad(g, 0, ret_random.items));
+        if (interval)
+            check_exact(what, c, g);
+        else
+            check_replay_final(what, c, g);
+        coll_free(c[0]);
+        coll_free(c[1]);
+    }
+    rgen_free(g);
+}
+
+static void test_retract_random_w1(void)
+{
+    retract_random(1, 5);
+}
+
+static void test_retract_random_w2(void)
+{
+    retract_random(2, 6);
+}
+
+/* Two keys grow to ~1500 rows of mostly distinct values, then shrink to a few:
+ * the multisets compact their logs and rebuild themselves on the way down. */
+static void test_retract_big_key(void)
+{
+    static const rspec p = {30, 200, 2, 4000, 4000, 3000, 2, 0, 15, 15};
+    rgen *g = rgen_new(&p, 77);
+    for (int w = 1; w <= 2; w++) {
+        coll *c[2] = {coll_new(1), coll_new(1)};
+        uint64_t bad = 0;
+        REQUIRE_OK(run_retract(w, 20, NULL, g, 0, p.items, c, &bad));
+        CHECK_EQ_INT(bad, 2 * rgen_bad(g, 0, p.items));
+        check_exact("retract big keys", c, g);
+        coll_free(c[0]);
+        coll_free(c[1]);
+    }
+    rgen_free(g);
+}
+
+/* 500 keys get a few rows, then mostly lose them (some come back): most
+ * entries are empty after an emission, so the table is rebuilt without them. */
+static void test_retract_churn(void)
+{
+    static const rspec p = {30, 300, 500, 10, 8, 6, 2, 0, 5, 5};
+    rgen *g = rgen_new(&p, 31);
+    for (int w = 1; w <= 2; w++) {
+        coll *c[2] = {coll_new(1), coll_new(1)};
+        uint64_t bad = 0;
+        REQUIRE_OK(run_retract(w, 20, NULL, g, 0, p.items, c, &bad));
+        CHECK_EQ_INT(bad, 2 * rgen_bad(g, 0, p.items));
+        check_exact("retract churn", c, g);
+        coll_free(c[0]);
+        coll_free(c[1]);
+    }
+    rgen_free(g);
+}
+
+/* Three runs on one checkpoint directory with 2, 3, then 2 workers: each run
+ * retracts rows the runs before added (none refused: the multisets and the
+ * arrival order came back, on the new owners of the key groups), and the
+ * changelog of all runs is the model's, micro-batch by micro-batch. */
+static void test_retract_ckpt(void)
+{
+    static const int workers[3] = {2, 3, 2};
+    static const int cut[4] = {0, 12, 26, 40};
+    char dir[] = "/tmp/spate-aggx-XXXXXX";
+    REQUIRE_OK(mkdtemp(dir) ? 0 : -1);
+    rgen *g = rgen_new(&ret_random, 123);
+    coll *c[2] = {coll_new(1), coll_new(1)};
+    for (int run = 0; run < 3; run++) {
+        uint64_t bad = 0;
+        REQUIRE_OK(run_retract(workers[run], 20, dir, g, cut[run], cut[run + 1], c, &bad));
+        CHECK_EQ_INT(bad, 2 * rgen_bad(g, cut[run], cut[run + 1]));
+    }
+    check_exact("restored retract", c, g);
+    coll_free(c[0]);
+    coll_free(c[1]);
+    rgen_free(g);
+    rm_tree(dir);
+}
+
+/* state.ttl.ms = 100, micro-batches of 20 ms: a idles ~300 ms and its state goes
+ * silently, so its old row's "-D" finds nothing (a bad record) and its next row
+ * starts over with "+I"; b, updated to the same values every batch, emits once. */
+static void test_retract_ttl(void)
+{
+    static const spate_agg aggs[] = {{SPATE_AGG_COUNT, NULL, "n", 0},
+                                     {SPATE_AGG_LAST_VALUE, "s", "last", 0}};
+    const char *items[20];
+    int n = 0;
+    items[n++] = "a,x,+I\nb,y,+I\n";
+    while (n < 16)
+        items[n++] = "b,y,-U\nb,y,+U\n";
+    items[n++] = "a,x,-D\na,z,+I\n";
+    items[n] = NULL;
+    for (int w = 1; w <= 2; w++) {
+        spate_ctx *ctx = rctx_of(w, 20, "100", NULL, "skip", NULL);
+        spate_queue *q = NULL;
+        spate_stream *in = queue_of(ctx, "k STRING, s STRING, op STRING", 1, &q), *r;
+        coll *c = coll_new(1);
+        REQUIRE_OK(spate_aggregate_retract(key_by1(in, "k"), "op", 2, aggs, &r));
+        REQUIRE_OK(spate_sink_callback(r, collect, c));
+        REQUIRE_OK(run_items(ctx, q, items));
+        spate_metrics m;
+        REQUIRE_OK(spate_ctx_metrics(ctx, &m));
+        CHECK_EQ_INT(m.bad_records, 1);
+        char seq[2][256] = {"", ""};
+        for (size_t i = 0; i < c->n; i++) {
+            char v[64];
+            snprintf(v, sizeof v, "%lld:%s:%s ", (long long)c->r[i].c[1].i, c->r[i].c[2].s,
+                     c->r[i].op);
+            strcat(seq[c->r[i].group[0] == 'b'], v);
+        }
+        CHECK_EQ_STR(seq[0], "1:x:+I 1:z:+I ");
+        CHECK_EQ_STR(seq[1], "1:y:+I ");
+        spate_ctx_free(ctx);
+        coll_free(c);
+    }
+}
+
+/* bad_records.policy = fail: a refused retraction ends the job with its reason. */
+static void test_retract_policy_fail(void)
+{
+    static const spate_agg mn = {SPATE_AGG_MIN, "v", "mn", 0};
+    static const char *const items[] = {"a,1,+I\n", "a,2,-D\n", NULL};
+    spate_ctx *ctx = rctx_of(1, 20, NULL, NULL, "fail", NULL);
+    spate_queue *q = NULL;
+    spate_stream *in = queue_of(ctx, "k STRING, v BIGINT, op STRING", 1, &q), *r;
+    coll *c = coll_new(1);
+    REQUIRE_OK(spate_aggregate_retract(key_by1(in, "k"), "op", 1, &mn, &r));
+    REQUIRE_OK(spate_sink_callback(r, collect, c));
+    REQUIRE_OK(spate_ctx_start(ctx));
+    for (int i = 0; items[i]; i++)
+        REQUIRE_OK(spate_queue_push(q, items[i], strlen(items[i])));
+    spate_queue_close(q);
+    int rc = spate_ctx_await_termination(ctx, 60000);
+    CHECK_EQ_INT(rc, SPATE_EPARSE);
+    const char *msg = spate_ctx_error(ctx);
+    int ok = strstr(msg, "aggregate_retract") && strstr(msg, "mn has none") && strstr(msg, "'v'");
+    if (!ok) fprintf(stderr, "  message: %s\n", msg);
+    CHECK(ok);
+    CHECK_EQ_INT(c->n, 1); /* the "+I" before */
+    spate_ctx_free(ctx);
+    coll_free(c);
+}
+
+/* The sketches cannot retract; the op column is checked. */
+static void test_retract_errors(void)
+{
+    spate_ctx *ctx = ctx_of(1, 20, NULL, NULL);
+    spate_queue *q = NULL;
+    spate_stream *in = queue_of(ctx, "k STRING, i INT, d DOUBLE, s STRING, op STRING", 1, &q);
+    spate_stream *k = key_by1(in, "k"), *r;
+    REQUIRE_OK(k ? 0 : -1);
+    static const struct {
+        spate_agg agg;
+        const char *needle;
+    } sketches[] = {
+        {{SPATE_AGG_APPROX_COUNT_DISTINCT, "s", NULL, 0}, "approx_count_distinct of column 's'"},
+        {{SPATE_AGG_APPROX_PERCENTILE, "d", NULL, 0.5}, "approx_percentile of column 'd'"},
+    };
+    for (int c = 0; c < 2; c++) {
+        spate_agg two[2] = {{SPATE_AGG_COUNT, NULL, "n", 0}, sketches[c].agg};
+        CHECK_EQ_INT(spate_aggregate_retract(k, "op", 2, two, &r), SPATE_EUNSUPPORTED);
+        const char *msg = spate_last_error();
+        int ok = strstr(msg, "aggregate_retract") && strstr(msg, sketches[c].needle) &&
+                 strstr(msg, "cannot take retractions");
+        if (!ok) fprintf(stderr, "  sketch %d: message \"%s\"\n", c, msg);
+        CHECK(ok);
+        CHECK(r == NULL);
+    }
+    static const spate_agg cnt = {SPATE_AGG_COUNT, NULL, "n", 0};
+    static const spate_agg of_op = {SPATE_AGG_COUNT_DISTINCT, "op", NULL, 0};
+    static const spate_agg named_op = {SPATE_AGG_SUM, "i", "op", 0};
+    static const spate_agg nope = {SPATE_AGG_MAX, "nope", NULL, 0};
+    static const struct {
+        const char *op;
+        const spate_agg *agg;
+        int naggs, rc;
+        const char *needle;
+    } cases[] = {
+        {"op", &cnt, 1, SPATE_EINVAL, "NULL"}, /* no stream */
+        {NULL, &cnt, 1, SPATE_EINVAL, "op_column"},
+        {"nope", &cnt, 1, SPATE_ENOTFOUND, "no column 'nope'"},
+        {"i", &cnt, 1, SPATE_ETYPE, "'i' is INT"},
+        {"k", &cnt, 1, SPATE_EINVAL, "cannot be a group key"},
+        {"op", &of_op, 1, SPATE_EINVAL, "not an aggregate input"},
+        {"op", &cnt, 0, SPATE_EINVAL, "at least one aggregate"},
+        {"op", &nope, 1, SPATE_ENOTFOUND, "'nope'"},
+        {"op", &named_op, 1, SPATE_EINVAL, "op"}, /* the output's op column */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int rc = spate_aggregate_retract(c == 0 ? NULL : k, cases[c].op, cases[c].naggs,
+                                         cases[c].agg, &r);
+        if (c == sizeof cases / sizeof cases[0] - 1) { /* a duplicate name: whatever schema says */
+            CHECK(rc != 0);
+            continue;
+        }
+        CHECK_EQ_INT(rc, cases[c].rc);
+        const char *msg = spate_last_error();
+        int ok = strstr(msg, cases[c].needle) != NULL;
+        if (!ok) fprintf(stderr, "  case %zu: message \"%s\"\n", c, msg);
+        CHECK(ok);
+    }
+    /* COUNT may name the op column (it takes no column); keyed or not. */
+    static const spate_agg count_op = {SPATE_AGG_COUNT, "op", NULL, 0};
+    REQUIRE_OK(spate_aggregate_retract(k, "op", 1, &count_op, &r));
+    REQUIRE_OK(spate_aggregate_retract(in, "op", 1, &count_op, &r));
+    CHECK_EQ_INT(spate_schema_count(spate_stream_schema(r)), 2);
+    spate_queue_close(q);
+    spate_ctx_free(ctx);
+}
+
 const sp_test tests_aggs_ext[] = {
     {"aggx_per_batch_script", test_per_batch_script},
     {"aggx_running_script", test_running_script},
@@ -1732,5 +2591,15 @@ const sp_test tests_aggs_ext[] = {
     {"aggx_ckpt_window_tumbling", test_ckpt_tumbling},
     {"aggx_ckpt_window_sliding", test_ckpt_sliding},
     {"aggx_errors", test_errors},
+    {"aggx_retract_script", test_retract_script},
+    {"aggx_retract_unkeyed", test_retract_unkeyed},
+    {"aggx_retract_random_w1", test_retract_random_w1},
+    {"aggx_retract_random_w2", test_retract_random_w2},
+    {"aggx_retract_big_key", test_retract_big_key},
+    {"aggx_retract_churn", test_retract_churn},
+    {"aggx_retract_ckpt", test_retract_ckpt},
+    {"aggx_retract_ttl", test_retract_ttl},
+    {"aggx_retract_policy_fail", test_retract_policy_fail},
+    {"aggx_retract_errors", test_retract_errors},
     {NULL, NULL},
 };

@@ -505,6 +505,25 @@ static void test_sql_oracle_window_join(void)
                 "a.k = b.k AND a.v > 0 AND b.v <= 0 AND a.ts / 5000000 = b.ts / 5000000");
 }
 
+/* Aggregating updating results: retractions move rows between groups, and a
+ * group whose last row is retracted leaves the final table (-D). */
+static void test_sql_oracle_retract(void)
+{
+    oracle_case(120, "2",
+                "SELECT n, COUNT(*) AS keys, MIN(k) AS first_key FROM (SELECT k, COUNT(*) AS n "
+                "FROM t WHERE v > 100 GROUP BY k) GROUP BY n",
+                1,
+                "SELECT n, COUNT(*), MIN(k) FROM (SELECT k, COUNT(*) AS n FROM t WHERE v > 100 "
+                "GROUP BY k) GROUP BY n");
+    oracle_case(121, "2",
+                "SELECT v % 3 AS m, COUNT(*) AS n, SUM(v) AS s, MAX(k) AS hi FROM (SELECT * FROM "
+                "(SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) AS rn FROM t) "
+                "WHERE rn = 1) WHERE v IS NOT NULL GROUP BY v % 3",
+                1,
+                "SELECT v % 3, COUNT(*), SUM(v), MAX(k) FROM t WHERE ts IN (SELECT MAX(ts) FROM t "
+                "GROUP BY k) AND v IS NOT NULL GROUP BY v % 3");
+}
+
 /* ------------------------------------------------------ exact cases */
 
 static void check_out(const char *script, const char *expected_out)
@@ -844,6 +863,7 @@ const sp_test tests_sql[] = {
     {"sql_oracle_dedup", test_sql_oracle_dedup},
     {"sql_oracle_interval_join", test_sql_oracle_interval_join},
     {"sql_oracle_window_join", test_sql_oracle_window_join},
+    {"sql_oracle_retract", test_sql_oracle_retract},
     {"sql_changelog_ops", test_sql_changelog_ops},
     {"sql_having_retracts", test_sql_having_retracts},
     {"sql_lookup_join", test_sql_lookup_join},

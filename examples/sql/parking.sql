@@ -26,3 +26,18 @@ SELECT s.garage,
 FROM sensors AS s
 JOIN garages AS g ON s.garage = g.garage
 GROUP BY s.garage, g.capacity;
+
+-- The same answer from each space's latest report (deduplication keeps the last
+-- row per space, an updating result), counted per garage: the count follows
+-- retractions, so a space that frees up leaves its garage's occupied count.
+CREATE SINK occupied_spaces
+  WITH (connector = 'files', path = 'out/sql-parking-occupied', format = 'csv', header = 'true');
+
+INSERT INTO occupied_spaces
+SELECT garage, COUNT(*) AS occupied
+FROM (
+  SELECT * FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY space_id ORDER BY ts DESC) AS rn FROM sensors
+  ) WHERE rn = 1
+) WHERE NOT available
+GROUP BY garage;

@@ -1,6 +1,7 @@
 /*
  * aggs.c - the built-in aggregates of spate_aggregate_by_key,
- * spate_aggregate_changelog and spate_window_aggregate (aggs.h has the interface).
+ * spate_aggregate_changelog, spate_aggregate_retract and spate_window_aggregate
+ * (aggs.h has the interface).
  *
  * SQL semantics: COUNT counts rows; every other kind skips NULLs; SUM, AVG, MIN,
  * MAX, FIRST_VALUE, LAST_VALUE and APPROX_PERCENTILE give NULL for a key with no
@@ -32,6 +33,8 @@
  *    normalized rank error stays below 1% (tests/test_aggs_ext.c measures about
  *    0.1% over 3 * 10^5 values). The coin is the sketch's own xorshift, so a
  *    key's result depends only on its values and their order.
+ * aggregate_retract's cells, which also take retractions, are described under
+ * "retractions" below.
  * Values are hashed with the engine's hash (core/hash.h) under a seed of their
  * own, so the bits HyperLogLog uses are independent of the key-group hash.
  * Doubles count as values by their bits, with -0.0 taken as 0.0 and every NaN as
@@ -674,6 +677,657 @@ int sp_ag_fold_batch(const sp_ag_spec *s, int a, const sp_ag_rows *m, const sp_b
     return 0;
 }
 
+/* ---------------------------------------------------------- retractions
+ *
+ * aggregate_retract's cells. COUNT, COUNT_COLUMN, SUM and AVG are the usual
+ * cells and retract by subtraction (a cell whose count drops to 0 is zeroed, so
+ * no rounding residue of a double sum survives it). MIN, MAX, FIRST_VALUE,
+ * LAST_VALUE and COUNT_DISTINCT keep the multiset of their live values (ag_ms):
+ *  - a hash index of the distinct live values, each with its multiplicity
+ *    (values stored as in COUNT_DISTINCT: numbers by their bits, -0.0 as 0.0 and
+ *    one NaN; strings in an arena);
+ *  - MIN/MAX: a binary heap of the distinct values (positions kept per value, so
+ *    a value whose multiplicity drops to 0 leaves in O(log n)); doubles order
+ *    with NaN above every number;
+ *  - FIRST/LAST: the log of live instances in arrival order, each linked to the
+ *    next instance of the same value. A retraction removes the value's oldest
+ *    live instance (as Flink does: instances of one value are interchangeable),
+ *    FIRST is the log's first live instance, LAST its last one; dead instances
+ *    at either end are trimmed at once, those in the middle compacted away once
+ *    they outnumber the live ones.
+ * State: 32 bytes per distinct value, 8-16 bytes of index (4-byte slots, at
+ * most half full) and, for MIN/MAX, 4-8 of heap; strings with their bytes (and a
+ * 4-byte length); FIRST/LAST 8 more bytes per live row (up to twice that before
+ * compaction). It follows the live rows:
+ * a multiset whose slots, string bytes or log are mostly dead is rebuilt.
+ * Adding and retracting cost O(1) amortized (MIN/MAX: O(log n)).
+ */
+
+enum { MS_NONE = UINT32_MAX, MS_SMALL = 64 };
+
+typedef struct ms_val {
+    uint64_t bits; /* number: num_bits; string: offset of (u32 length, bytes) in str */
+    int64_t cnt;   /* live instances; 0: a free slot (next free one in head) */
+    uint32_t hash; /* low bits of the value's hash */
+    uint32_t hpos; /* MIN/MAX: position in the heap; checkpoints: scratch */
+    uint32_t head; /* FIRST/LAST: log positions of the oldest live instance ... */
+    uint32_t tail; /* ... and of the newest */
+} ms_val;
+
+typedef struct ms_inst {
+    uint32_t val;  /* MS_NONE: retracted */
+    uint32_t next; /* next live instance of the same value, MS_NONE: none */
+} ms_inst;
+
+typedef struct ag_ms {
+    char how;           /* 'd' COUNT_DISTINCT, '<' MIN, '>' MAX, 'l' FIRST/LAST */
+    char vk;            /* 'i', 'd' or 's': how values compare and come out */
+    uint32_t nval, cap; /* slots used (live and free), room */
+    uint32_t live;      /* distinct live values */
+    uint32_t free;      /* first free slot, MS_NONE: none */
+    ms_val *vals;
+    uint32_t *idx, mask; /* per index slot: value slot + 1, 0 = empty */
+    uint32_t *heap, nheap, cap_heap;
+    ms_inst *log;
+    uint32_t lhead, llen, lcap, ldead; /* live instances in [lhead, llen), ldead dead there */
+    char *str;
+    size_t slen, scap, sdead; /* arena bytes used, room, dead */
+} ag_ms;
+
+static int ms_kind(const sp_ag_spec *s)
+{
+    if (!s->retract) return 0;
+    switch (s->op) {
+    case SP_AG_MIN_I:
+    case SP_AG_MAX_I:
+    case SP_AG_MIN_D:
+    case SP_AG_MAX_D:
+    case SP_AG_MIN_S:
+    case SP_AG_MAX_S:
+    case SP_AG_FIRST:
+    case SP_AG_LAST:
+    case SP_AG_DISTINCT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static ag_ms *ms_new(const sp_ag_spec *s)
+{
+    ag_ms *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    switch (s->op) {
+    case SP_AG_MIN_I:
+    case SP_AG_MIN_D:
+    case SP_AG_MIN_S:
+        m->how = '<';
+        break;
+    case SP_AG_MAX_I:
+    case SP_AG_MAX_D:
+    case SP_AG_MAX_S:
+        m->how = '>';
+        break;
+    case SP_AG_DISTINCT:
+        m->how = 'd';
+        break;
+    default:
+        m->how = 'l';
+        break;
+    }
+    m->vk = sp_type_is_str(s->type) ? 's' : s->type == SPATE_FLOAT64 ? 'd' : 'i';
+    m->free = MS_NONE;
+    return m;
+}
+
+static void ms_free(ag_ms *m)
+{
+    if (!m) return;
+    free(m->vals);
+    free(m->idx);
+    free(m->heap);
+    free(m->log);
+    free(m->str);
+    free(m);
+}
+
+static spate_str ms_str(const ag_ms *m, uint32_t v)
+{
+    uint32_t len;
+    memcpy(&len, m->str + m->vals[v].bits, sizeof len);
+    return (spate_str){m->str + m->vals[v].bits + sizeof len, len};
+}
+
+/* A value as the multiset identifies it: bits (numbers) or bytes (strings). */
+typedef struct ms_key {
+    uint64_t bits;
+    const char *p;
+    size_t len;
+    uint64_t hash;
+} ms_key;
+
+static ms_key ms_key_of(const ag_ms *m, const sp_vec *v, uint32_t r)
+{
+    ms_key k = {0, NULL, 0, 0};
+    if (m->vk == 's') {
+        k.p = SP_STR(v)[r].ptr;
+        k.len = SP_STR(v)[r].len;
+        k.hash = hash_str(k.p, k.len);
+    } else {
+        k.bits = num_bits(v, r);
+        k.hash = hash_num(k.bits);
+    }
+    return k;
+}
+
+/* The live value equal to k (MS_NONE: none) and its index slot, or the empty
+ * slot where it would go. */
+static uint32_t ms_find(const ag_ms *m, const ms_key *k, uint32_t *slot)
+{
+    *slot = MS_NONE;
+    if (!m->idx) return MS_NONE;
+    uint32_t i = (uint32_t)k->hash & m->mask;
+    for (; m->idx[i]; i = (i + 1) & m->mask) {
+        uint32_t v = m->idx[i] - 1;
+        if (m->vals[v].hash != (uint32_t)k->hash) continue;
+        if (m->vk == 's' ? str_eq(ms_str(m, v), (spate_str){k->p, k->len})
+                         : m->vals[v].bits == k->bits) {
+            *slot = i;
+            return v;
+        }
+    }
+    *slot = i;
+    return MS_NONE;
+}
+
+/* Doubles the index (at least 8 slots) and refills it with the live values. */
+static int ms_grow_index(ag_ms *m)
+{
+    uint32_t slots = m->idx ? (m->mask + 1) * 2 : 8;
+    if (slots == 0 || slots > (1u << 31)) return SPATE_ENOMEM;
+    uint32_t *idx = calloc(slots, sizeof *idx);
+    if (!idx) return SPATE_ENOMEM;
+    free(m->idx);
+    m->idx = idx;
+    m->mask = slots - 1;
+    for (uint32_t v = 0; v < m->nval; v++) {
+        if (m->vals[v].cnt == 0) continue;
+        uint32_t i = m->vals[v].hash & m->mask;
+        while (m->idx[i])
+            i = (i + 1) & m->mask;
+        m->idx[i] = v + 1;
+    }
+    return 0;
+}
+
+/* Empties index slot i, shifting back the values probed past it (linear probing
+ * without tombstones). */
+static void ms_unindex(ag_ms *m, uint32_t i)
+{
+    for (uint32_t j = (i + 1) & m->mask; m->idx[j]; j = (j + 1) & m->mask) {
+        uint32_t home = m->vals[m->idx[j] - 1].hash & m->mask;
+        if (((j - home) & m->mask) >= ((j - i) & m->mask)) { /* i lies on j's probe path */
+            m->idx[i] = m->idx[j];
+            i = j;
+        }
+    }
+    m->idx[i] = 0;
+}
+
+/* -1, 0, 1 as value a is below, equal to or above value b. */
+static int ms_cmp(const ag_ms *m, uint32_t a, uint32_t b)
+{
+    const ms_val *x = &m->vals[a], *y = &m->vals[b];
+    if (m->vk == 's') {
+        spate_str p = ms_str(m, a), q = ms_str(m, b);
+        return str_less(p, q) ? -1 : str_less(q, p);
+    }
+    if (m->vk == 'i')
+        return ((int64_t)x->bits > (int64_t)y->bits) - ((int64_t)x->bits < (int64_t)y->bits);
+    double d, e;
+    memcpy(&d, &x->bits, sizeof d);
+    memcpy(&e, &y->bits, sizeof e);
+    if (isnan(d) || isnan(e)) return isnan(d) - isnan(e); /* NaN above every number */
+    return (d > e) - (d < e);
+}
+
+/* Value a belongs above value b in the heap. */
+static int ms_above(const ag_ms *m, uint32_t a, uint32_t b)
+{
+    int c = ms_cmp(m, a, b);
+    return m->how == '<' ? c < 0 : c > 0;
+}
+
+static void heap_put(ag_ms *m, uint32_t pos, uint32_t v)
+{
+    m->heap[pos] = v;
+    m->vals[v].hpos = pos;
+}
+
+static void heap_up(ag_ms *m, uint32_t pos)
+{
+    uint32_t v = m->heap[pos];
+    while (pos > 0) {
+        uint32_t p = (pos - 1) / 2;
+        if (!ms_above(m, v, m->heap[p])) break;
+        heap_put(m, pos, m->heap[p]);
+        pos = p;
+    }
+    heap_put(m, pos, v);
+}
+
+static void heap_down(ag_ms *m, uint32_t pos)
+{
+    uint32_t v = m->heap[pos];
+    for (;;) {
+        uint32_t c = 2 * pos + 1;
+        if (c >= m->nheap) break;
+        if (c + 1 < m->nheap && ms_above(m, m->heap[c + 1], m->heap[c])) c++;
+        if (!ms_above(m, m->heap[c], v)) break;
+        heap_put(m, pos, m->heap[c]);
+        pos = c;
+    }
+    heap_put(m, pos, v);
+}
+
+static void heap_remove(ag_ms *m, uint32_t v)
+{
+    uint32_t pos = m->vals[v].hpos, last = m->heap[--m->nheap];
+    if (pos == m->nheap) return;
+    heap_put(m, pos, last);
+    heap_up(m, pos);
+    heap_down(m, m->vals[last].hpos);
+}
+
+/* Room for `more` more elements of size sz in *p (capacity *cap, n used). */
+static int ms_reserve(void **p, uint32_t *cap, uint32_t n, uint32_t more, size_t sz)
+{
+    if (n + more <= *cap) return 0;
+    uint64_t c = *cap ? *cap : 4;
+    while (c < (uint64_t)n + more)
+        c *= 2;
+    if (c > UINT32_MAX - 1) return SPATE_ENOMEM;
+    void *q = realloc(*p, (size_t)c * sz);
+    if (!q) return SPATE_ENOMEM;
+    *p = q;
+    *cap = (uint32_t)c;
+    return 0;
+}
+
+/* The live value equal to k, made (multiplicity 0, indexed, in the heap) when
+ * absent; MS_NONE when out of memory, leaving m as it was. */
+static uint32_t ms_intern(ag_ms *m, const ms_key *k)
+{
+    uint32_t slot, v = ms_find(m, k, &slot);
+    if (v != MS_NONE) return v;
+    if (!m->idx || (m->live + 1) * 2 > m->mask + 1) {
+        if (ms_grow_index(m)) return MS_NONE;
+        ms_find(m, k, &slot);
+    }
+    if (m->free == MS_NONE && ms_reserve((void **)&m->vals, &m->cap, m->nval, 1, sizeof *m->vals))
+        return MS_NONE;
+    if ((m->how == '<' || m->how == '>') &&
+        ms_reserve((void **)&m->heap, &m->cap_heap, m->nheap, 1, sizeof *m->heap))
+        return MS_NONE;
+    uint64_t bits = k->bits;
+    if (m->vk == 's') {
+        uint32_t l32 = (uint32_t)k->len;
+        if (k->len > UINT32_MAX) return MS_NONE;
+        if (m->slen + sizeof l32 + k->len > m->scap) {
+            size_t cap = m->scap ? m->scap : 64;
+            while (cap < m->slen + sizeof l32 + k->len)
+                cap *= 2;
+            char *q = realloc(m->str, cap);
+            if (!q) return MS_NONE;
+            m->str = q;
+            m->scap = cap;
+        }
+        memcpy(m->str + m->slen, &l32, sizeof l32);
+        if (k->len) memcpy(m->str + m->slen + sizeof l32, k->p, k->len);
+        bits = m->slen;
+        m->slen += sizeof l32 + k->len;
+    }
+    if (m->free != MS_NONE) {
+        v = m->free;
+        m->free = m->vals[v].head;
+    } else {
+        v = m->nval++;
+    }
+    m->vals[v] = (ms_val){bits, 0, (uint32_t)k->hash, 0, MS_NONE, MS_NONE};
+    m->idx[slot] = v + 1;
+    m->live++;
+    if (m->how == '<' || m->how == '>') {
+        m->heap[m->nheap++] = v;
+        heap_up(m, m->nheap - 1);
+    }
+    return v;
+}
+
+/* Adds n instances of value v (FIRST/LAST: n = 1, with log room reserved). */
+static void ms_inc(ag_ms *m, uint32_t v, int64_t n)
+{
+    ms_val *x = &m->vals[v];
+    x->cnt += n;
+    if (m->how != 'l') return;
+    uint32_t pos = m->llen++;
+    m->log[pos] = (ms_inst){v, MS_NONE};
+    if (x->tail != MS_NONE)
+        m->log[x->tail].next = pos;
+    else
+        x->head = pos;
+    x->tail = pos;
+}
+
+/* Adds n instances of k (FIRST/LAST: n = 1). 0 or SPATE_ENOMEM (m unchanged). */
+static int ms_put(ag_ms *m, const ms_key *k, int64_t n)
+{
+    if (m->how == 'l' && ms_reserve((void **)&m->log, &m->lcap, m->llen, 1, sizeof *m->log))
+        return SPATE_ENOMEM;
+    uint32_t v = ms_intern(m, k);
+    if (v == MS_NONE) return SPATE_ENOMEM;
+    ms_inc(m, v, n);
+    return 0;
+}
+
+/* Renumbers the live instances to the front of the log. */
+static void ms_log_compact(ag_ms *m)
+{
+    uint32_t end = m->llen;
+    for (uint32_t v = 0; v < m->nval; v++)
+        if (m->vals[v].cnt) m->vals[v].head = m->vals[v].tail = MS_NONE; /* free: next free */
+    m->llen = 0;
+    for (uint32_t pos = m->lhead; pos < end; pos++)
+        if (m->log[pos].val != MS_NONE) ms_inc(m, m->log[pos].val, 0); /* to llen <= pos */
+    m->lhead = m->ldead = 0;
+}
+
+/* Drops the dead instances at both ends of the log; compacts it when the dead
+ * ones outnumber the live ones. */
+static void ms_log_trim(ag_ms *m)
+{
+    while (m->lhead < m->llen && m->log[m->lhead].val == MS_NONE) {
+        m->lhead++;
+        m->ldead--;
+    }
+    while (m->llen > m->lhead && m->log[m->llen - 1].val == MS_NONE) {
+        m->llen--;
+        m->ldead--;
+    }
+    if (m->lhead == m->llen) m->lhead = m->llen = 0;
+    uint32_t waste = m->lhead + m->ldead;
+    if (waste > MS_SMALL && waste > m->llen - waste) ms_log_compact(m);
+}
+
+/* Removes the oldest live instance of value v at index slot `slot`. */
+static void ms_dec(ag_ms *m, uint32_t v, uint32_t slot)
+{
+    ms_val *x = &m->vals[v];
+    if (m->how == 'l') {
+        uint32_t pos = x->head;
+        x->head = m->log[pos].next;
+        if (x->head == MS_NONE) x->tail = MS_NONE;
+        m->log[pos].val = MS_NONE;
+        m->ldead++;
+        ms_log_trim(m);
+    }
+    if (--x->cnt > 0) return;
+    ms_unindex(m, slot);
+    if (m->how == '<' || m->how == '>') heap_remove(m, v);
+    if (m->vk == 's') m->sdead += sizeof(uint32_t) + ms_str(m, v).len;
+    x->head = m->free;
+    m->free = v;
+    m->live--;
+}
+
+static ms_key ms_key_at(const ag_ms *m, uint32_t v)
+{
+    if (m->vk != 's') return (ms_key){m->vals[v].bits, NULL, 0, hash_num(m->vals[v].bits)};
+    spate_str x = ms_str(m, v);
+    return (ms_key){0, x.ptr, x.len, hash_str(x.ptr, x.len)};
+}
+
+/* The live values of src, with their multiplicities and (FIRST/LAST) arrival
+ * order, into the empty dst. 0 or SPATE_ENOMEM. */
+static int ms_copy(ag_ms *dst, const ag_ms *src)
+{
+    if (src->how == 'l') {
+        for (uint32_t i = src->lhead; i < src->llen; i++) {
+            if (src->log[i].val == MS_NONE) continue;
+            ms_key k = ms_key_at(src, src->log[i].val);
+            if (ms_put(dst, &k, 1)) return SPATE_ENOMEM;
+        }
+        return 0;
+    }
+    for (uint32_t v = 0; v < src->nval; v++) {
+        if (!src->vals[v].cnt) continue;
+        ms_key k = ms_key_at(src, v);
+        if (ms_put(dst, &k, src->vals[v].cnt)) return SPATE_ENOMEM;
+    }
+    return 0;
+}
+
+/* Rebuilds c's multiset when most of its slots, string bytes or log room are
+ * dead, so that its memory follows the live values; kept as is when out of
+ * memory. */
+static void ms_shrink(const sp_ag_spec *s, sp_ag_cell *c)
+{
+    ag_ms *m = c->v.p;
+    uint32_t insts = m->llen - m->lhead - m->ldead;
+    int sparse = m->nval > MS_SMALL && m->live * 4 < m->nval;
+    int strs = m->sdead > 16 * MS_SMALL && m->sdead * 2 > m->slen;
+    int log = m->lcap > 4 * MS_SMALL && m->lcap / 8 > insts;
+    if (!sparse && !strs && !log) return;
+    ag_ms *n = ms_new(s);
+    if (!n || ms_copy(n, m)) {
+        ms_free(n);
+        return;
+    }
+    ms_free(m);
+    c->v.p = n;
+}
+
+static int ms_add_row(const sp_ag_spec *s, sp_ag_cell *c, const sp_vec *v, uint32_t r)
+{
+    if (!c->v.p && !(c->v.p = ms_new(s))) return SPATE_ENOMEM;
+    ms_key k = ms_key_of(c->v.p, v, r);
+    int rc = ms_put(c->v.p, &k, 1);
+    if (!rc) c->n++;
+    return rc;
+}
+
+/* The result of a multiset cell, borrowing its strings. */
+static void ms_result(const sp_ag_spec *s, const sp_ag_cell *c, sp_ag_cell *res)
+{
+    const ag_ms *m = c->v.p;
+    *res = (sp_ag_cell){.n = 1};
+    if (s->op == SP_AG_DISTINCT) {
+        res->v.i = m ? m->live : 0;
+        return;
+    }
+    if (!m || c->n == 0 || m->live == 0) {
+        res->n = 0;
+        return;
+    }
+    uint32_t v =
+        m->how == 'l' ? m->log[s->op == SP_AG_FIRST ? m->lhead : m->llen - 1].val : m->heap[0];
+    if (m->vk == 's')
+        res->v.s = ms_str(m, v);
+    else if (m->vk == 'd')
+        memcpy(&res->v.d, &m->vals[v].bits, sizeof res->v.d);
+    else
+        res->v.i = (int64_t)m->vals[v].bits;
+}
+
+/* Checkpoint: the distinct live values, each with its multiplicity; FIRST/LAST
+ * instead the live instances in arrival order, each the ordinal of an earlier
+ * value + 1 or 0 followed by a new value. */
+static void ms_value_out(sp_wbuf *w, const ag_ms *m, uint32_t v)
+{
+    if (m->vk != 's') {
+        sp_w_u64(w, m->vals[v].bits);
+        return;
+    }
+    spate_str x = ms_str(m, v);
+    sp_w_bytes(w, x.ptr, x.len);
+}
+
+static void ms_out(sp_wbuf *w, ag_ms *m)
+{
+    if (m->how != 'l') {
+        sp_w_varint(w, m->live);
+        for (uint32_t v = 0; v < m->nval; v++) {
+            if (!m->vals[v].cnt) continue;
+            ms_value_out(w, m, v);
+            sp_w_varint(w, (uint64_t)m->vals[v].cnt);
+        }
+        return;
+    }
+    uint32_t ord = 0;
+    for (uint32_t v = 0; v < m->nval; v++)
+        m->vals[v].hpos = MS_NONE; /* unused by FIRST/LAST: the ordinal written */
+    sp_w_varint(w, m->llen - m->lhead - m->ldead);
+    for (uint32_t i = m->lhead; i < m->llen; i++) {
+        uint32_t v = m->log[i].val;
+        if (v == MS_NONE) continue;
+        if (m->vals[v].hpos != MS_NONE) {
+            sp_w_varint(w, (uint64_t)m->vals[v].hpos + 1);
+            continue;
+        }
+        m->vals[v].hpos = ord++;
+        sp_w_varint(w, 0);
+        ms_value_out(w, m, v);
+    }
+}
+
+static ms_key ms_value_in(sp_rbuf *r, const ag_ms *m)
+{
+    ms_key k = {0, NULL, 0, 0};
+    if (m->vk != 's') {
+        k.bits = sp_r_u64(r);
+        k.hash = hash_num(k.bits);
+        return k;
+    }
+    k.p = sp_r_bytes(r, &k.len);
+    if (!k.p) k.len = 0;
+    k.hash = hash_str(k.p ? k.p : "", k.len);
+    return k;
+}
+
+/* Reads c's multiset (c->n read); a corrupt one leaves r->err set. */
+static int ms_in(sp_rbuf *r, const sp_ag_spec *s, sp_ag_cell *c)
+{
+    ag_ms *m = c->v.p = ms_new(s);
+    if (!m) return SPATE_ENOMEM;
+    uint64_t n = sp_r_varint(r), total = 0;
+    if (n > r->len - r->pos) r->err = SPATE_EPARSE; /* a byte at least each */
+    uint32_t *ids = NULL, nids = 0, cap = 0;        /* FIRST/LAST: the values by ordinal */
+    int rc = 0;
+    for (uint64_t i = 0; i < n && !r->err && !rc; i++) {
+        uint64_t tag = m->how == 'l' ? sp_r_varint(r) : 0;
+        uint32_t v, slot;
+        int64_t cnt = 1;
+        if (tag > nids) {
+            r->err = SPATE_EPARSE;
+            break;
+        }
+        if (tag) {
+            v = ids[tag - 1];
+        } else {
+            ms_key k = ms_value_in(r, m);
+            if (m->how != 'l') cnt = (int64_t)sp_r_varint(r);
+            if (r->err) break;
+            if (cnt <= 0 || ms_find(m, &k, &slot) != MS_NONE) { /* each value once */
+                r->err = SPATE_EPARSE;
+                break;
+            }
+            if (m->how == 'l' && (rc = ms_reserve((void **)&ids, &cap, nids, 1, sizeof *ids)))
+                break;
+            if ((v = ms_intern(m, &k)) == MS_NONE) {
+                rc = SPATE_ENOMEM;
+                break;
+            }
+            if (m->how == 'l') ids[nids++] = v;
+        }
+        if (m->how == 'l' &&
+            (rc = ms_reserve((void **)&m->log, &m->lcap, m->llen, 1, sizeof *m->log)))
+            break;
+        ms_inc(m, v, cnt);
+        total += (uint64_t)cnt;
+    }
+    free(ids);
+    if (!rc && !r->err && total != (uint64_t)c->n) r->err = SPATE_EPARSE;
+    return rc;
+}
+
+int sp_ag_make_retract(const spate_agg *agg, sp_ag_spec *s, const char *what)
+{
+    if (s->op == SP_AG_HLL || s->op == SP_AG_PCTL)
+        return sp_err(SPATE_EUNSUPPORTED,
+                      "%s: %s of column '%s' cannot take retractions: its sketch cannot forget "
+                      "a value%s",
+                      what, s->op == SP_AG_HLL ? "approx_count_distinct" : "approx_percentile",
+                      agg->column ? agg->column : "(null)",
+                      s->op == SP_AG_HLL ? " (count_distinct can)" : "");
+    s->retract = 1;
+    if (ms_kind(s)) s->owns = 1;
+    return 0;
+}
+
+int sp_ag_add_row(const sp_ag_spec *s, sp_ag_cell *c, const sp_batch *b, uint32_t r)
+{
+    if (!ms_kind(s)) return sp_ag_fold_row(s, c, b, r); /* the counts and sums */
+    const sp_vec *v = &b->cols[s->col];
+    return sp_vec_is_null(v, r) ? 0 : ms_add_row(s, c, v, r);
+}
+
+int sp_ag_holds_row(const sp_ag_spec *s, const sp_ag_cell *c, const sp_batch *b, uint32_t r)
+{
+    if (s->op == SP_AG_COUNT) return c->n > 0;
+    const sp_vec *v = &b->cols[s->col];
+    if (sp_vec_is_null(v, r)) return 1;
+    if (!ms_kind(s)) return c->n > 0;
+    const ag_ms *m = c->v.p;
+    if (!m) return 0;
+    ms_key k = ms_key_of(m, v, r);
+    uint32_t slot;
+    return ms_find(m, &k, &slot) != MS_NONE;
+}
+
+void sp_ag_retract_row(const sp_ag_spec *s, sp_ag_cell *c, const sp_batch *b, uint32_t r)
+{
+    if (s->op == SP_AG_COUNT) {
+        if (--c->n == 0) c->v.i = 0;
+        return;
+    }
+    const sp_vec *v = &b->cols[s->col];
+    if (sp_vec_is_null(v, r)) return;
+    if (ms_kind(s)) {
+        ag_ms *m = c->v.p;
+        if (!m) return; /* contract: sp_ag_holds_row said yes */
+        ms_key k = ms_key_of(m, v, r);
+        uint32_t slot, val = ms_find(m, &k, &slot);
+        if (val == MS_NONE) return; /* contract: sp_ag_holds_row said yes */
+        ms_dec(m, val, slot);
+        c->n--;
+        ms_shrink(s, c);
+        return;
+    }
+    switch (s->op) {
+    case SP_AG_SUM_I:
+        c->v.i = (int64_t)((uint64_t)c->v.i - (uint64_t)sp_vec_get_int(v, r));
+        break;
+    case SP_AG_SUM_D:
+        c->v.d -= SP_F64(v)[r];
+        break;
+    case SP_AG_AVG:
+        c->v.d -= v->type == SPATE_FLOAT64 ? SP_F64(v)[r] : (double)sp_vec_get_int(v, r);
+        break;
+    default: /* COUNT_COLUMN */
+        break;
+    }
+    if (--c->n == 0) c->v.i = 0; /* no residue of a double sum */
+}
+
 /* -------------------------------------------------- merge, copy, release */
 
 /* The kinds sp_ag_merge does not inline: extremes, FIRST/LAST, sets, sketches. */
@@ -736,7 +1390,9 @@ int sp_ag_copy(const sp_ag_spec *s, sp_ag_cell *dst, const sp_ag_cell *src)
 /* What c owns (sp_ag_release zeroes the cell after). */
 void sp_ag_free(const sp_ag_spec *s, sp_ag_cell *c)
 {
-    if (val_kind(s) == 's')
+    if (ms_kind(s))
+        ms_free(c->v.p);
+    else if (val_kind(s) == 's')
         str_free(&c->v.s);
     else if (s->op == SP_AG_DISTINCT)
         set_free(c->v.p);
@@ -807,7 +1463,10 @@ static inline int value_write(const sp_ag_spec *s, const sp_ag_cell *res, sp_bat
 
 void sp_ag_result(const sp_ag_spec *s, sp_ag_cell *c, sp_ag_cell *res)
 {
-    result_of(s, c, res);
+    if (ms_kind(s))
+        ms_result(s, c, res);
+    else
+        result_of(s, c, res);
 }
 
 int sp_ag_write(const sp_ag_spec *s, sp_ag_cell *c, sp_batch *out, int col, uint32_t r)
@@ -922,6 +1581,10 @@ static int kll_in(sp_rbuf *r, sp_ag_cell *c)
 void sp_ag_out(sp_wbuf *w, const sp_ag_spec *s, const sp_ag_cell *c)
 {
     sp_w_varint(w, (uint64_t)c->n);
+    if (ms_kind(s)) {
+        if (c->n > 0) ms_out(w, c->v.p);
+        return;
+    }
     switch (val_kind(s)) {
     case 'i':
         sp_w_i64(w, c->v.i);
@@ -949,6 +1612,7 @@ void sp_ag_out(sp_wbuf *w, const sp_ag_spec *s, const sp_ag_cell *c)
 /* The value of a cell with rows; a read error leaves r->err set. */
 static int cell_in(sp_rbuf *r, const sp_ag_spec *s, sp_ag_cell *c)
 {
+    if (ms_kind(s)) return c->n > 0 && !r->err ? ms_in(r, s, c) : 0;
     switch (val_kind(s)) {
     case 'i':
         c->v.i = sp_r_i64(r);
@@ -1080,7 +1744,7 @@ int sp_ag_resolve(const spate_schema *in, const spate_agg *agg, sp_ag_spec *s, s
     if (agg->kind < SPATE_AGG_COUNT || agg->kind > SPATE_AGG_LAST_VALUE)
         return sp_err(SPATE_EINVAL, "%s: unknown aggregate kind %d", what, (int)agg->kind);
     const char *kind = kind_name(agg->kind);
-    *s = (sp_ag_spec){SP_AG_COUNT, -1, SPATE_INT64, SPATE_INT64, 0, agg->param};
+    *s = (sp_ag_spec){SP_AG_COUNT, -1, SPATE_INT64, SPATE_INT64, 0, agg->param, 0};
     if (agg->kind != SPATE_AGG_COUNT) {
         s->col = agg->column ? spate_schema_find(in, agg->column) : SPATE_ENOTFOUND;
         if (s->col < 0)

@@ -49,6 +49,7 @@ typedef struct sp_ag_spec {
     spate_type out;  /* the output column's type */
     int owns;        /* cells can own memory (strings, sets, sketches) */
     double param;    /* APPROX_PERCENTILE: the quantile */
+    int retract;     /* aggregate_retract's cells (sp_ag_make_retract) */
 } sp_ag_spec;
 
 /* One accumulator (or, for the changelog, one kept result: n = 0 for NULL). */
@@ -177,6 +178,26 @@ int sp_ag_value_equal(const sp_ag_spec *s, const sp_ag_cell *a, const sp_ag_cell
 /* Stores res into kept, copying a string into memory kept owns. 0 or SPATE_ENOMEM. */
 int sp_ag_value_keep(const sp_ag_spec *s, sp_ag_cell *kept, const sp_ag_cell *res);
 void sp_ag_value_release(const sp_ag_spec *s, sp_ag_cell *kept);
+
+/* Retractions (aggregate_retract). sp_ag_make_retract turns a resolved spec into
+ * one whose cells also take retractions: COUNT, COUNT_COLUMN, SUM and AVG keep
+ * their usual cells and subtract; MIN, MAX, FIRST_VALUE, LAST_VALUE and
+ * COUNT_DISTINCT keep the multiset of their live values instead (aggs.c), which
+ * the cell owns. SPATE_EUNSUPPORTED, naming `what` and agg, for the sketches
+ * (APPROX_COUNT_DISTINCT, APPROX_PERCENTILE), which cannot forget a value.
+ * Such cells are built only by sp_ag_add_row and sp_ag_retract_row (never the
+ * fold, merge or copy functions above); sp_ag_result, sp_ag_release and the
+ * checkpoint functions below take them. */
+int sp_ag_make_retract(const spate_agg *agg, sp_ag_spec *s, const char *what);
+/* Adds physical row r of b to c. 0 or SPATE_ENOMEM. */
+int sp_ag_add_row(const sp_ag_spec *s, sp_ag_cell *c, const sp_batch *b, uint32_t r);
+/* Whether c can retract row r: its value is NULL (nothing to retract), or c
+ * holds it - a live value of the multiset kinds; for the others, as far as they
+ * can tell, a row (COUNT) or a non-NULL value (the rest) at all. */
+int sp_ag_holds_row(const sp_ag_spec *s, const sp_ag_cell *c, const sp_batch *b, uint32_t r);
+/* Retracts row r from c, which holds it (sp_ag_holds_row): the value's oldest
+ * live instance goes. Never fails. */
+void sp_ag_retract_row(const sp_ag_spec *s, sp_ag_cell *c, const sp_batch *b, uint32_t r);
 
 /* Checkpoints: a cell, or a kept result. The readers replace what the cell held;
  * a read error is left sticky in r for the caller. 0 or SPATE_ENOMEM. */

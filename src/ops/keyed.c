@@ -1,6 +1,7 @@
 /*
  * keyed.c - aggregations: reduce, count, countByValue, reduceByKey, combineByKey,
- * groupByKey and the built-in keyed aggregates (aggregate_by_key, aggregate_changelog).
+ * groupByKey and the built-in keyed aggregates (aggregate_by_key, aggregate_changelog,
+ * aggregate_retract).
  *
  * Placement. Keyed operators take a keyed input (spate_key_by) through a HASH
  * exchange, or FORWARD when the input already sits on the worker owning each key
@@ -39,7 +40,8 @@
  * result changed, nothing when none did. It emits when the running aggregate
  * does (epoch, input batch in the continuous style, finish) and expires with
  * state.ttl.ms the same way: a key that comes back after expiring starts over
- * with "+I".
+ * with "+I". aggregate_retract is the changelog aggregate of an updating input,
+ * folding row by row (see its section).
  *
  * reduce, reduceByKey and combineByKey fold user callbacks. The accumulator of
  * entry e is row e of a chunked value store (batches of ACC_ROWS rows of the
@@ -70,6 +72,7 @@
 #include "checkpoint/serde.h"
 #include "core/clock.h"
 #include "core/row.h"
+#include "formats/format.h"
 #include "ops/aggs.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
@@ -314,8 +317,13 @@ static void key_row_free(key_row *kr)
     spate_schema_free(kr->schema);
 }
 
-/* Writes every entry of k into the buffer of its key group. */
-static int keyed_snapshot(sp_op *op, keyed *k, int nkeys, sp_state_out *s, keyed_value_out value)
+/* Whether entry e holds nothing worth keeping (not written, dropped by sweeps). */
+typedef int (*keyed_empty)(sp_op *op, uint32_t e);
+
+/* Writes every entry of k but the empty ones (empty: NULL = none is) into the
+ * buffer of its key group. */
+static int keyed_snapshot_if(sp_op *op, keyed *k, int nkeys, sp_state_out *s, keyed_value_out value,
+                             keyed_empty empty)
 {
     /* Contract: barriers follow emissions, so no update is pending; one here would
      * be in the state but never emitted after a restore. */
@@ -326,6 +334,7 @@ static int keyed_snapshot(sp_op *op, keyed *k, int nkeys, sp_state_out *s, keyed
     key_row kr;
     int rc = key_row_open(&kr, op->node, nkeys);
     for (uint32_t e = 0; !rc && e < sp_keytable_count(&k->t); e++) {
+        if (empty && empty(op, e)) continue;
         sp_wbuf *w = sp_state_group(s, sp_keytable_key_group(&k->t, e, kgs));
         sp_arena_reset(&kr.b->arena);
         rc = sp_keytable_write_key(&k->t, e, kr.b, 0);
@@ -335,6 +344,11 @@ static int keyed_snapshot(sp_op *op, keyed *k, int nkeys, sp_state_out *s, keyed
     }
     key_row_free(&kr);
     return rc == SPATE_ENOMEM ? fail_nomem(op) : rc;
+}
+
+static int keyed_snapshot(sp_op *op, keyed *k, int nkeys, sp_state_out *s, keyed_value_out value)
+{
+    return keyed_snapshot_if(op, k, nkeys, s, value, NULL);
 }
 
 /* Re-inserts the entries of one key group's buffer r (not marked dirty). */
@@ -392,15 +406,21 @@ static uint32_t keyed_count_expired(const keyed *k, int64_t now_ms)
     return n;
 }
 
-/* Copies the entries of k->t alive at now_ms into the empty table n. */
+/* Whether entry e goes in a sweep at now_ms: expired, or empty. */
+static int keyed_goes(sp_op *op, const keyed *k, uint32_t e, int64_t now_ms, keyed_empty empty)
+{
+    return keyed_expired(k, sp_keytable_value(&k->t, e), now_ms) || (empty && empty(op, e));
+}
+
+/* Copies the entries of k->t that stay at now_ms into the empty table n. */
 static int keyed_copy_live(sp_op *op, keyed *k, int nkeys, int64_t now_ms, sp_keytable *n,
-                           keyed_move move)
+                           keyed_move move, keyed_empty empty)
 {
     key_row kr;
     int rc = key_row_open(&kr, op->node, nkeys) ? SPATE_ENOMEM : 0, ins;
     for (uint32_t e = 0; !rc && e < sp_keytable_count(&k->t); e++) {
         const void *old = sp_keytable_value(&k->t, e);
-        if (keyed_expired(k, old, now_ms)) continue;
+        if (keyed_goes(op, k, e, now_ms, empty)) continue;
         sp_arena_reset(&kr.b->arena);
         kr.b->n = 1;
         void *v = sp_keytable_write_key(&k->t, e, kr.b, 0)
@@ -418,22 +438,30 @@ static int keyed_copy_live(sp_op *op, keyed *k, int nkeys, int64_t now_ms, sp_ke
     return rc;
 }
 
-/* Drops the entries of k expired at now_ms. Contract: nothing is dirty. */
-static int keyed_sweep(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_move move)
+/* Rebuilds k->t without the entries expired at now_ms or empty (empty: NULL =
+ * none is). Contract: nothing is dirty. */
+static int keyed_rebuild(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_move move,
+                         keyed_empty empty)
 {
-    if (!k->ttl_ms || k->ndirty || !keyed_count_expired(k, now_ms)) return 0;
     sp_keytable n;
     int rc = sp_keytable_init(&n, k->t.value_size);
-    if (!rc) rc = keyed_copy_live(op, k, nkeys, now_ms, &n, move);
+    if (!rc) rc = keyed_copy_live(op, k, nkeys, now_ms, &n, move, empty);
     if (rc) {
         sp_keytable_free(&n);
         return rc == SPATE_ENOMEM ? fail_nomem(op) : rc;
     }
     for (uint32_t e = 0; k->release && e < sp_keytable_count(&k->t); e++)
-        if (keyed_expired(k, sp_keytable_value(&k->t, e), now_ms)) k->release(op, e);
+        if (keyed_goes(op, k, e, now_ms, empty)) k->release(op, e);
     sp_keytable_free(&k->t);
     k->t = n;
     return 0;
+}
+
+/* Drops the entries of k expired at now_ms. Contract: nothing is dirty. */
+static int keyed_sweep(sp_op *op, keyed *k, int nkeys, int64_t now_ms, keyed_move move)
+{
+    if (!k->ttl_ms || k->ndirty || !keyed_count_expired(k, now_ms)) return 0;
+    return keyed_rebuild(op, k, nkeys, now_ms, move, NULL);
 }
 
 /* The continuous style's sweep, from tick(): at most every SWEEP_MS. */
@@ -460,6 +488,11 @@ typedef struct ag_cfg {
     int changelog; /* aggregate_changelog: +I, or -U then +U, for changed results */
     int owns;      /* some cell owns memory: entries are released before they go */
     sp_ag_spec *aggs;
+    /* aggregate_retract (a changelog too): the input column of the row kinds, and
+     * the rendering of a malformed row for its dead letter */
+    int retract;
+    int opcol;
+    sp_format csv;
 } ag_cfg;
 
 typedef struct ag_state {
@@ -467,6 +500,8 @@ typedef struct ag_state {
     uint32_t *ent; /* entry of each live row of the batch being folded */
     uint32_t cap_ent;
     sp_ag_cell *cur; /* changelog: the results of the key being emitted */
+    uint32_t ndead;  /* retract: entries left with no live row (at least) */
+    sp_buf rec;      /* retract: a malformed row as CSV */
 } ag_state;
 
 static inline sp_ag_cell *ag_cells(const ag_state *st, uint32_t e)
@@ -485,10 +520,23 @@ static inline int64_t *ag_emitted(const ag_state *st, const ag_cfg *cfg, uint32_
     return (int64_t *)(ag_kept(st, cfg, e) + cfg->naggs);
 }
 
+/* Retract: after the changelog's part, the key's live rows (added and not
+ * retracted) and whether the entry counts in ndead. */
+typedef struct rt_tail {
+    int64_t live;
+    int64_t dead;
+} rt_tail;
+
+static inline rt_tail *rt_tail_of(const ag_state *st, const ag_cfg *cfg, uint32_t e)
+{
+    return (rt_tail *)(ag_emitted(st, cfg, e) + 1);
+}
+
 static size_t ag_value_size(const ag_cfg *cfg)
 {
     size_t cells = (size_t)cfg->naggs * sizeof(sp_ag_cell);
-    return cfg->changelog ? 2 * cells + sizeof(int64_t) : cells;
+    size_t tail = cfg->retract ? sizeof(rt_tail) : 0;
+    return cfg->changelog ? 2 * cells + sizeof(int64_t) + tail : cells;
 }
 
 /* keyed_release: the cells of entry e and the results the changelog kept. */
@@ -655,12 +703,13 @@ static void ag_close(sp_op *op)
     keyed_free(&st->k, op);
     free(st->ent);
     free(st->cur);
+    sp_buf_free(&st->rec);
     free(st);
     op->st = NULL;
 }
 
 /* An entry's value: its cells, then for the changelog whether the key emitted
- * and, if it did, the results it emitted last. */
+ * and, if it did, the results it emitted last, then for retract its live rows. */
 static int ag_value_out(sp_op *op, sp_wbuf *w, uint32_t e)
 {
     const ag_cfg *cfg = op->node->cfg;
@@ -672,6 +721,7 @@ static int ag_value_out(sp_op *op, sp_wbuf *w, uint32_t e)
     sp_w_u8(w, (uint8_t)emitted);
     for (int a = 0; a < cfg->naggs && emitted; a++)
         sp_ag_value_out(w, &cfg->aggs[a], &ag_kept(st, cfg, e)[a]);
+    if (cfg->retract) sp_w_varint(w, (uint64_t)rt_tail_of(st, cfg, e)->live);
     return 0;
 }
 
@@ -686,6 +736,15 @@ static int ag_value_in(sp_op *op, sp_rbuf *r, uint32_t e)
     *emitted = sp_r_u8(r);
     for (int a = 0; a < cfg->naggs && *emitted && !r->err; a++)
         if (sp_ag_value_in(r, &cfg->aggs[a], &ag_kept(st, cfg, e)[a])) return fail_nomem(op);
+    if (cfg->retract) {
+        rt_tail *t = rt_tail_of(st, cfg, e);
+        t->live = (int64_t)sp_r_varint(r);
+        if (t->live < 0) r->err = SPATE_EPARSE;
+        if (t->live == 0 && !t->dead) { /* not written so, but harmless */
+            t->dead = 1;
+            st->ndead++;
+        }
+    }
     return 0; /* a read error is sticky: keyed_restore_group reports it */
 }
 
@@ -806,6 +865,252 @@ int spate_aggregate_changelog(spate_stream *in, int naggs, const spate_agg *aggs
     }
     return in->nkeys > 0 ? add_keyed_node(in, &changelog_class, cfg, schema, out)
                          : add_gather_node(in, &changelog_class, cfg, schema, out);
+}
+
+/* ------------------------------------------------ aggregate_retract
+ *
+ * The changelog aggregate over an updating input: each row's kind (column
+ * opcol) adds it ("+I", "+U") or retracts one row added before ("-U", "-D").
+ * Rows fold one by one, in order (a retraction must meet the state its earlier
+ * rows made), after ag_map_rows found every row's entry. A retraction is checked
+ * before it is applied: the key must have live rows and every aggregate must hold
+ * the row's value (sp_ag_holds_row), else the row is malformed - dead-lettered
+ * with the reason and skipped, so counts never go negative; so is a row whose
+ * kind is NULL or another text. A key whose live rows drop to 0 has its cells
+ * released at once (it starts over if rows come back before the emission); the
+ * emission then sends "-D" with the results it emitted last, if it emitted, and
+ * empties the entry. The table cannot delete an entry, so empty entries are
+ * counted (ndead) and dropped by a rebuild once they are half the table, and
+ * never written to checkpoints.
+ */
+
+static const char *const rt_kinds[] = {"+I", "+U", "-U", "-D"};
+
+/* 1 adds, -1 retracts, 0 malformed (NULL or unknown). */
+static int rt_kind(const sp_vec *v, uint32_t r)
+{
+    if (sp_vec_is_null(v, r)) return 0;
+    spate_str s = SP_STR(v)[r];
+    for (int k = 0; k < 4; k++)
+        if (s.len == 2 && !memcmp(s.ptr, rt_kinds[k], 2)) return k < 2 ? 1 : -1;
+    return 0;
+}
+
+/* Dead-letters row r of b (the input row as CSV), its column `field` at fault. */
+static int rt_bad(sp_op *op, ag_state *st, const ag_cfg *cfg, const sp_batch *b, uint32_t r,
+                  const char *field, const char *reason)
+{
+    st->rec.len = 0;
+    if (sp_format_write_row(&cfg->csv, b, r, &st->rec)) return fail_nomem(op);
+    size_t n = st->rec.len && st->rec.p[st->rec.len - 1] == '\n' ? st->rec.len - 1 : st->rec.len;
+    int rc = sp_deadletter_report(sp_op_deadletter(op), op->node->cls->name, "record", field,
+                                  reason, st->rec.p ? st->rec.p : "", n);
+    return rc ? sp_op_fail(op, rc, "%s", spate_last_error()) : 0;
+}
+
+/* Folds row r of b (kind `kind`, entry e) into its key. */
+static int rt_row(sp_op *op, ag_state *st, const ag_cfg *cfg, const sp_batch *b, uint32_t r,
+                  uint32_t e, int kind)
+{
+    sp_ag_cell *cells = ag_cells(st, e);
+    rt_tail *t = rt_tail_of(st, cfg, e);
+    const spate_schema *in = cfg->csv.schema;
+    if (kind > 0) {
+        for (int a = 0; a < cfg->naggs; a++)
+            if (sp_ag_add_row(&cfg->aggs[a], &cells[a], b, r)) return fail_nomem(op);
+        t->live++;
+        return 0;
+    }
+    char why[160];
+    const char *op_name = in->f[cfg->opcol].name;
+    spate_str k = SP_STR(&b->cols[cfg->opcol])[r];
+    if (t->live == 0) {
+        snprintf(why, sizeof why, "%.2s retracts a row its group does not hold (it has none)",
+                 k.ptr);
+        return rt_bad(op, st, cfg, b, r, op_name, why);
+    }
+    for (int a = 0; a < cfg->naggs; a++) {
+        const sp_ag_spec *s = &cfg->aggs[a];
+        if (sp_ag_holds_row(s, &cells[a], b, r)) continue;
+        snprintf(why, sizeof why, "%.2s retracts a value its group does not hold (%s has none)",
+                 k.ptr, op->node->schema->f[cfg->nkeys + a].name);
+        return rt_bad(op, st, cfg, b, r, s->col >= 0 ? in->f[s->col].name : op_name, why);
+    }
+    for (int a = 0; a < cfg->naggs; a++)
+        sp_ag_retract_row(&cfg->aggs[a], &cells[a], b, r);
+    if (--t->live == 0)
+        for (int a = 0; a < cfg->naggs; a++)
+            sp_ag_release(&cfg->aggs[a], &cells[a]);
+    return 0;
+}
+
+static int rt_emit(sp_op *op, int at_epoch);
+
+static int rt_push(sp_op *op, int port, sp_batch *b)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    ensure_hashes(b, cfg->nkeys);
+    keyed_batch_begins(&st->k);
+    int rc = ag_map_rows(op, st, cfg, b);
+    const sp_vec *kinds = &b->cols[cfg->opcol];
+    uint32_t n = sp_batch_count(b);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        uint32_t r = sp_batch_phys(b, i);
+        int kind = rt_kind(kinds, r);
+        rc = kind ? rt_row(op, st, cfg, b, r, st->ent[i], kind)
+                  : rt_bad(op, st, cfg, b, r, cfg->csv.schema->f[cfg->opcol].name,
+                           sp_vec_is_null(kinds, r) ? "the row kind is NULL"
+                                                    : "the row kind is not +I, +U, -U or -D");
+    }
+    sp_op_release(op, b);
+    if (!rc && st->k.continuous) rc = rt_emit(op, 0);
+    return rc;
+}
+
+/* keyed_empty: no live row (after an emission: nothing kept either). */
+static int rt_empty(sp_op *op, uint32_t e)
+{
+    const ag_state *st = op->st;
+    return rt_tail_of(st, op->node->cfg, e)->live == 0;
+}
+
+/* Entry e's changelog rows (cl_emit_key), or "-D" when it has no live row left. */
+static int rt_emit_key(sp_op *op, ag_state *st, const ag_cfg *cfg, uint32_t e)
+{
+    rt_tail *t = rt_tail_of(st, cfg, e);
+    if (t->live > 0) {
+        if (t->dead) {
+            t->dead = 0;
+            st->ndead--;
+        }
+        return cl_emit_key(op, st, cfg, e);
+    }
+    int64_t *emitted = ag_emitted(st, cfg, e);
+    sp_ag_cell *kept = ag_kept(st, cfg, e);
+    int rc = *emitted ? cl_row(op, st, cfg, e, kept, "-D") : 0;
+    for (int a = 0; a < cfg->naggs; a++)
+        sp_ag_value_release(&cfg->aggs[a], &kept[a]);
+    *emitted = 0;
+    if (!t->dead) {
+        t->dead = 1;
+        st->ndead++;
+    }
+    return rc;
+}
+
+/* Drops the empty entries once they are half the table and, with check_ttl and
+ * a TTL, the expired ones. Contract: nothing is dirty. */
+static int rt_sweep(sp_op *op, ag_state *st, const ag_cfg *cfg, int64_t now_ms, int check_ttl)
+{
+    uint32_t n = sp_keytable_count(&st->k.t);
+    int empties = st->ndead >= 64 && st->ndead >= n / 2;
+    if (st->k.ndirty) return 0;
+    if (!empties && !(check_ttl && st->k.ttl_ms && keyed_count_expired(&st->k, now_ms))) return 0;
+    int rc = keyed_rebuild(op, &st->k, cfg->nkeys, st->k.ttl_ms ? now_ms : 0, NULL, rt_empty);
+    if (!rc) st->ndead = 0;
+    return rc;
+}
+
+static int rt_emit(sp_op *op, int at_epoch)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    int rc = 0;
+    for (uint32_t i = 0; i < st->k.ndirty && !rc; i++)
+        rc = rt_emit_key(op, st, cfg, st->k.dirty[i]);
+    if (!rc) rc = sp_ops_out_flush(op, &st->k.out);
+    keyed_round_done(&st->k);
+    /* the epoch sweeps expired keys too; elsewhere only when many are empty */
+    if (!rc) rc = rt_sweep(op, st, cfg, st->k.ttl_ms ? sp_now_ms() : 0, at_epoch);
+    return rc;
+}
+
+static int rt_epoch(sp_op *op, int64_t time_ms)
+{
+    return rt_emit(op, 1);
+}
+
+static int rt_tick(sp_op *op, int64_t now_ms)
+{
+    ag_state *st = op->st;
+    keyed *k = &st->k;
+    if (!k->ttl_ms || !k->continuous || now_ms - k->swept_ms < SWEEP_MS) return 0;
+    k->swept_ms = now_ms;
+    return rt_sweep(op, st, op->node->cfg, now_ms, 1);
+}
+
+static int rt_finish(sp_op *op)
+{
+    return rt_emit(op, 0);
+}
+
+static int rt_snapshot(sp_op *op, int64_t id, sp_state_out *s)
+{
+    ag_state *st = op->st;
+    const ag_cfg *cfg = op->node->cfg;
+    return keyed_snapshot_if(op, &st->k, cfg->nkeys, s, ag_value_out, rt_empty);
+}
+
+static const sp_op_class retract_class = {
+    .name = "aggregate_retract",
+    .open = ag_open,
+    .push = rt_push,
+    .epoch = rt_epoch,
+    .tick = rt_tick,
+    .finish = rt_finish,
+    .snapshot = rt_snapshot,
+    .restore = ag_restore,
+    .close = ag_close,
+    .cfg_free = ag_cfg_free,
+};
+
+/* The changelog aggregate of an updating input (see above); output as
+ * spate_aggregate_changelog's, plus "-D" rows. */
+int spate_aggregate_retract(spate_stream *in, const char *op_column, int naggs,
+                            const spate_agg *aggs, spate_stream **out)
+{
+    static const char what[] = "aggregate_retract";
+    int rc = check_stream(in, out, what);
+    if (rc) return rc;
+    if (naggs <= 0 || !aggs) return sp_err(SPATE_EINVAL, "%s needs at least one aggregate", what);
+    if (!op_column)
+        return sp_err(SPATE_EINVAL, "%s needs op_column: the column of the row kinds", what);
+    int opcol = spate_schema_find(in->schema, op_column);
+    if (opcol < 0)
+        return sp_err(SPATE_ENOTFOUND, "%s: no column '%s' for the row kinds (op_column)", what,
+                      op_column);
+    if (in->schema->f[opcol].type != SPATE_STRING)
+        return sp_err(SPATE_ETYPE,
+                      "%s: the row kind column '%s' is %s: it must be STRING (+I, +U, -U, -D)",
+                      what, op_column, spate_type_name(in->schema->f[opcol].type));
+    if (opcol < in->nkeys)
+        return sp_err(SPATE_EINVAL, "%s: the row kind column '%s' cannot be a group key", what,
+                      op_column);
+    for (int a = 0; a < naggs; a++)
+        if (aggs[a].kind != SPATE_AGG_COUNT && aggs[a].column && !strcmp(aggs[a].column, op_column))
+            return sp_err(SPATE_EINVAL,
+                          "%s: the row kind column '%s' is not an aggregate input (aggregate %d)",
+                          what, op_column, a + 1);
+    ag_cfg *cfg;
+    spate_schema *schema;
+    rc = ag_build(in, in->nkeys, naggs, aggs, what, &cfg, &schema);
+    if (rc) return rc;
+    for (int a = 0; a < naggs && !rc; a++) {
+        rc = sp_ag_make_retract(&aggs[a], &cfg->aggs[a], what);
+        if (!rc && cfg->aggs[a].owns) cfg->owns = 1;
+    }
+    if (!rc) rc = spate_schema_add(schema, "op", SPATE_STRING);
+    if (!rc) rc = sp_format_init(&cfg->csv, "csv", in->schema);
+    if (rc) {
+        ag_cfg_free(cfg);
+        spate_schema_free(schema);
+        return rc;
+    }
+    cfg->running = cfg->changelog = cfg->retract = 1;
+    cfg->opcol = opcol;
+    return in->nkeys > 0 ? add_keyed_node(in, &retract_class, cfg, schema, out)
+                         : add_gather_node(in, &retract_class, cfg, schema, out);
 }
 
 /* Rows per micro-batch (0 for an empty one), or the running count in the

@@ -216,6 +216,19 @@ static int bind(planner *p, const rel *r, const sq_expr *e, sq_bexpr **out)
     return rc;
 }
 
+/* Binds a reference to r's changelog op column, which the scope does not show. */
+static int bind_op(planner *p, const rel *r, sq_pos pos, sq_bexpr **out)
+{
+    rel with_op = *r;
+    sq_scope_col *cols = palloc(p, (size_t)(r->ncols + 1) * sizeof *cols);
+    if (!cols) return nomem(p);
+    memcpy(cols, r->cols, (size_t)r->ncols * sizeof *cols);
+    cols[r->ncols] = (sq_scope_col){NULL, "$op", SPATE_STRING, r->op_col};
+    with_op.cols = cols;
+    with_op.ncols++;
+    return bind(p, &with_op, mk_col(p, NULL, "$op", pos), out);
+}
+
 static int rel_alloc(planner *p, rel *r, int ncols)
 {
     r->cols = palloc(p, (size_t)(ncols > 0 ? ncols : 1) * sizeof *r->cols);
@@ -1620,9 +1633,12 @@ static int plan_aggregate(planner *p, const sq_select *q, rel *in, rel *out)
         rc = collect_aggs(p, q->items[i].expr, &g, 0);
     if (!rc) rc = collect_aggs(p, q->having, &g, 0);
     if (rc) return rc;
-    if (in->op_col >= 0)
+    /* An updating input (a changelog) is aggregated with retractions. */
+    int retract = in->op_col >= 0;
+    int nengine = g.naggs; /* aggregates given to the engine */
+    if (retract && g.windowed)
         return sq_fail(p->err, q->pos, SPATE_EUNSUPPORTED,
-                       "aggregating an updating (changelog) result is not supported yet");
+                       "windows over an updating (changelog) result are not supported");
     if (q->distinct && !g.naggs && !q->ngroup) {
         /* SELECT DISTINCT a, b: GROUP BY every selected expression */
         g.keys = palloc(p, (size_t)q->nitems * sizeof *g.keys);
@@ -1635,7 +1651,7 @@ static int plan_aggregate(planner *p, const sq_select *q, rel *in, rel *out)
         }
     }
     /* Pre-projection: keys, aggregate arguments, and the window's time column. */
-    int n = g.nkeys + g.naggs + 2, k = 0;
+    int n = g.nkeys + g.naggs + 3, k = 0;
     sq_bexpr **ex = palloc(p, (size_t)n * sizeof *ex);
     const char **names = palloc(p, (size_t)n * sizeof *names);
     const char **keynames = palloc(p, (size_t)(g.nkeys + 1) * sizeof *keynames);
@@ -1678,7 +1694,7 @@ static int plan_aggregate(planner *p, const sq_select *q, rel *in, rel *out)
     }
     /* No aggregate and no window (SELECT DISTINCT, GROUP BY alone): each key once,
      * by deduplication; the value is a constant column. */
-    int distinct_only = !g.naggs && !g.windowed;
+    int distinct_only = !g.naggs && !g.windowed && !retract;
     if (distinct_only && !rc) {
         sq_expr *t = mk_expr(p, SQ_LIT_BOOL, q->pos);
         if (!t) return nomem(p);
@@ -1686,6 +1702,13 @@ static int plan_aggregate(planner *p, const sq_select *q, rel *in, rel *out)
         rc = bind(p, in, t, &ex[k]);
         names[k] = "$one";
         k += !rc;
+    }
+    if (retract && !rc) {
+        rc = bind_op(p, in, q->pos, &ex[k]);
+        names[k] = "$op_in";
+        k += !rc;
+        if (!g.naggs) /* GROUP BY / DISTINCT alone: a key lives while it has rows */
+            aggs[nengine++] = (spate_agg){SPATE_AGG_COUNT, NULL, "$rows", 0};
     }
     const char *tname = NULL;
     if (g.windowed && !rc && !g.w.processing_time) {
@@ -1730,6 +1753,11 @@ static int plan_aggregate(planner *p, const sq_select *q, rel *in, rel *out)
         explain(p, agg, "WindowAggregate %s size=%lld ms slide=%lld ms gap=%lld ms%s: %s",
                 kinds[w.kind], (long long)w.size_ms, (long long)w.slide_ms, (long long)w.gap_ms,
                 changelog ? " (updating)" : "", aggtext);
+    } else if (retract) {
+        changelog = 1;
+        rc = spate_aggregate_retract(keyed, "$op_in", nengine, aggs, &agg);
+        if (rc) return engine_fail(p, q->pos, rc);
+        explain(p, agg, "RetractAggregate (updating input): %s", aggtext);
     } else if (distinct_only) {
         changelog = 0;
         rc = add_dedup(p, keyed, 0, q->pos, &agg);
@@ -2067,14 +2095,7 @@ static int plan_projection(planner *p, const sq_select *q, rel *in, rel *out)
     if (!ex || !names || !src) return nomem(p);
     int k = 0, rc = 0;
     if (changelog) {
-        rel tmp = *in;
-        sq_scope_col *cols = palloc(p, (size_t)(in->ncols + 1) * sizeof *cols);
-        if (!cols) return nomem(p);
-        memcpy(cols, in->cols, (size_t)in->ncols * sizeof *cols);
-        cols[in->ncols] = (sq_scope_col){NULL, "$op", SPATE_STRING, in->op_col};
-        tmp.cols = cols;
-        tmp.ncols++;
-        rc = bind(p, &tmp, mk_col(p, NULL, "$op", q->pos), &ex[k]);
+        rc = bind_op(p, in, q->pos, &ex[k]);
         src[k] = -1;
         names[k++] = "op";
     }

@@ -170,6 +170,18 @@ def parking():
     actual = apply_changelog(outputs("sql-parking"), ["garage"])
     check("parking free spaces", expected, actual, ["free", "as_of"])
 
+    latest = {}
+    for rows in inputs("sql", "data", "parking"):
+        for r in rows:
+            latest[r["space_id"]] = r  # files and rows are in time order
+    taken = {}
+    for r in latest.values():
+        if r["available"] == "false":
+            taken[r["garage"]] = taken.get(r["garage"], 0) + 1
+    expected = {(g,): {"occupied": n} for g, n in taken.items()}
+    actual = apply_changelog(outputs("sql-parking-occupied"), ["garage"])
+    check("parking occupied spaces (latest report per space)", expected, actual, ["occupied"])
+
 
 def coffee():
     exp = {r["store"]: int(r["expected_seconds"]) for r in inputs("sql", "data", "expected.csv")[0]}
