@@ -50,13 +50,13 @@
  * Output: the key columns (named as on the left), the left values, the right
  * values; a right column whose name is taken gets "_right" (join.c's rule).
  *
- * Checkpoints: per key group a version byte and the watermark, then per live key
- * the key columns (sp_w_row), and per side the row count and each row as its
- * time, flags and value columns (sp_w_row). The instance file holds version and
- * watermark, so an instance that owns no key group after rescaling still knows
- * what is late. Restore recomputes each key's hash with the exchange's function
- * (sp_row_key_hash), so keys reach the instance owning their key group for any
- * worker count, and requeues each key's earliest expiry.
+ * Checkpoints (sp_jkeys_snapshot, sp_jsides_write): per key group a version byte
+ * and the watermark, then per live key the key columns (sp_w_row), and per side
+ * the row count and each row as its time, flags and value columns (sp_w_row). The
+ * instance file holds version and watermark, so an instance that owns no key group
+ * after rescaling still knows what is late. Restore recomputes each key's hash with
+ * the exchange's function (sp_row_key_hash), so keys reach the instance owning
+ * their key group for any worker count, and requeues each key's earliest expiry.
  */
 #include "checkpoint/serde.h"
 #include "core/row.h"
@@ -71,15 +71,12 @@
 enum { IJ_VERSION = 1 };
 
 typedef struct ijcfg {
-    spate_join_kind kind;
-    int nkeys, nv[2];           /* value columns per side (after the keys) */
-    int tcol[2];                /* time column per side */
+    sp_jcfg j;                  /* first: sp_jcfg_free frees it */
     int64_t lo, hi;             /* µs */
-    spate_schema *key_schema, *vals[2];
 } ijcfg;
 
 typedef struct ikey {
-    sp_jlist side[2];
+    sp_jlist side[2];           /* first: sp_jstate_close frees them */
     int64_t due;                /* expiry queued in the heap; INT64_MAX = none */
     int live;
 } ikey;
@@ -95,13 +92,7 @@ typedef struct ijstate {
 
 static int nomem(sp_op *op)
 {
-    return sp_op_fail(op, SPATE_ENOMEM, "interval_join: out of memory");
-}
-
-static int corrupt(sp_op *op)
-{
-    return sp_op_fail(op, SPATE_EPARSE,
-                      "interval_join: the state in the checkpoint is truncated or corrupt");
+    return sp_jfail(op, SPATE_ENOMEM);
 }
 
 static ikey *key_at(const ijstate *st, uint32_t k)
@@ -132,21 +123,8 @@ static int schedule(const ijcfg *cfg, ijstate *st, uint32_t k)
 
 /* ---------------------------------------------------------------- emission */
 
-/* Side s's values into row `row` of out: from row r of batch b, from kept row
- * x, or NULL when both are NULL. */
-static int put_side(const ijcfg *cfg, int s, sp_batch *out, uint32_t row, const sp_batch *b,
-                    uint32_t r, const sp_jrow *x)
-{
-    int dc = cfg->nkeys + (s ? cfg->nv[0] : 0);
-    if (x) return sp_jrow_put(x, cfg->nv[s], out, row, dc);
-    for (int c = 0; c < cfg->nv[s]; c++) {
-        if (!b) sp_ops_set_null(&out->cols[dc + c], row);
-        else if (sp_batch_copy_cell(out, dc + c, row, b, cfg->nkeys + c, r)) return SPATE_ENOMEM;
-    }
-    return 0;
-}
-
-/* The pair of arriving row r of b (side s) and kept row x of the other side. */
+/* The pair of arriving row r of b (side s) and kept row x of the other side: the
+ * key and side s's values straight from b. */
 static int emit_pair(sp_op *op, ijstate *st, const ijcfg *cfg, int s, const sp_batch *b,
                      uint32_t r, const sp_jrow *x)
 {
@@ -154,10 +132,12 @@ static int emit_pair(sp_op *op, ijstate *st, const ijcfg *cfg, int s, const sp_b
     if (rc) return rc;
     sp_batch *out = st->out;
     uint32_t row = out->n;
-    for (int c = 0; c < cfg->nkeys; c++)
+    int nk = cfg->j.nkeys, dc[2] = {nk, nk + cfg->j.nv[0]};
+    for (int c = 0; c < nk; c++)
         if (sp_batch_copy_cell(out, c, row, b, c, r)) return nomem(op);
-    if (put_side(cfg, s, out, row, b, r, NULL) || put_side(cfg, 1 - s, out, row, NULL, 0, x))
-        return nomem(op);
+    for (int c = 0; c < cfg->j.nv[s]; c++)
+        if (sp_batch_copy_cell(out, dc[s] + c, row, b, nk + c, r)) return nomem(op);
+    if (sp_jrow_put(x, cfg->j.nv[1 - s], out, row, dc[1 - s])) return nomem(op);
     out->n++;
     return 0;
 }
@@ -166,15 +146,7 @@ static int emit_pair(sp_op *op, ijstate *st, const ijcfg *cfg, int s, const sp_b
 static int emit_padded(sp_op *op, ijstate *st, const ijcfg *cfg, int s, uint32_t k,
                        const sp_jrow *x)
 {
-    int rc = sp_ops_out_room(op, &st->out);
-    if (rc) return rc;
-    sp_batch *out = st->out;
-    uint32_t row = out->n;
-    if (sp_keytable_write_key(&st->keys.t, k, out, row) ||
-        put_side(cfg, s, out, row, NULL, 0, x) || put_side(cfg, 1 - s, out, row, NULL, 0, NULL))
-        return nomem(op);
-    out->n++;
-    return 0;
+    return sp_jemit(op, &st->out, &st->keys, k, NULL, 0, cfg->j.nv, s ? NULL : x, s ? x : NULL);
 }
 
 /* ------------------------------------------------------------------ expiry */
@@ -188,7 +160,7 @@ static int expire_key(sp_op *op, ijstate *st, const ijcfg *cfg, uint32_t k, int6
         sp_jlist *l = &key_at(st, k)->side[s];
         while (!rc && sp_jlist_count(l) && expiry(cfg, s, sp_jlist_at(l, 0)->t) <= wm) {
             sp_jrow *x = sp_jlist_pop(l);
-            if (sp_jkind_keeps(cfg->kind, s) && !(x->flags & (SP_JROW_MATCHED | SP_JROW_PADDED)))
+            if (sp_jkind_keeps(cfg->j.kind, s) && !(x->flags & (SP_JROW_MATCHED | SP_JROW_PADDED)))
                 rc = emit_padded(op, st, cfg, s, k, x);
             free(x);
             st->count.held--;
@@ -241,7 +213,7 @@ static int pad_resumable(sp_op *op, ijstate *st, const ijcfg *cfg)
 {
     int rc = 0;
     for (int s = 0; s < 2 && !rc; s++) {
-        if (!sp_jkind_keeps(cfg->kind, s)) continue;
+        if (!sp_jkind_keeps(cfg->j.kind, s)) continue;
         for (uint32_t k = 0; k < sp_keytable_count(&st->keys.t) && !rc; k++) {
             const sp_jlist *l = &key_at(st, k)->side[s];
             for (uint32_t i = 0; i < sp_jlist_count(l) && !rc; i++) {
@@ -279,14 +251,14 @@ static int probe(sp_op *op, ijstate *st, const ijcfg *cfg, int s, uint32_t k, co
 /* Row r of b arriving on side s: joined with what is kept, then kept. */
 static int arrive(sp_op *op, ijstate *st, const ijcfg *cfg, int s, const sp_batch *b, uint32_t r)
 {
-    const sp_vec *tv = &b->cols[cfg->tcol[s]];
+    const sp_vec *tv = &b->cols[cfg->j.tcol[s]];
     if (sp_vec_is_null(tv, r) || SP_I64(tv)[r] < st->wm) {
         st->nlate++;
         return 0;
     }
     int64_t t = SP_I64(tv)[r];
     int ins;
-    ikey *v = sp_keytable_find_or_insert(&st->keys.t, b->hashes[r], b, r, cfg->nkeys, &ins);
+    ikey *v = sp_keytable_find_or_insert(&st->keys.t, b->hashes[r], b, r, cfg->j.nkeys, &ins);
     if (!v) return nomem(op);
     if (ins) {
         v->due = INT64_MAX;
@@ -300,7 +272,7 @@ static int arrive(sp_op *op, ijstate *st, const ijcfg *cfg, int s, const sp_batc
     int matched = 0;
     int rc = probe(op, st, cfg, s, k, b, r, t, &matched);
     if (rc) return rc;
-    sp_jrow *x = sp_jrow_new(b, r, cfg->nkeys, cfg->nv[s], t);
+    sp_jrow *x = sp_jrow_new(b, r, cfg->j.nkeys, cfg->j.nv[s], t);
     if (!x || sp_jlist_insert(&key_at(st, k)->side[s], x)) {
         free(x);
         return nomem(op);
@@ -310,26 +282,17 @@ static int arrive(sp_op *op, ijstate *st, const ijcfg *cfg, int s, const sp_batc
     return schedule(cfg, st, k) ? nomem(op) : 0;
 }
 
-/* Ends a call: late rows counted, output flushed. */
-static int call_done(sp_op *op, ijstate *st, int rc)
-{
-    if (st->nlate) sp_op_count_late(op, st->nlate);
-    st->nlate = 0;
-    int frc = sp_ops_out_flush(op, &st->out);
-    return rc ? rc : frc;
-}
-
 static int ij_push(sp_op *op, int port, sp_batch *b)
 {
     ijstate *st = op->st;
     const ijcfg *cfg = op->node->cfg;
-    if (!b->has_hashes) sp_batch_hash_keys(b, cfg->nkeys);
+    if (!b->has_hashes) sp_batch_hash_keys(b, cfg->j.nkeys);
     int rc = 0;
     uint32_t n = sp_batch_count(b);
     for (uint32_t i = 0; i < n && !rc; i++) rc = arrive(op, st, cfg, port, b, sp_batch_phys(b, i));
     sp_op_release(op, b);
     if (!rc) rc = advance(op, st, cfg, st->wm); /* rows that expire at the current wm */
-    return call_done(op, st, rc);
+    return sp_jcall_done(op, &st->out, &st->nlate, rc);
 }
 
 static int ij_watermark(sp_op *op, int64_t wm_us)
@@ -337,9 +300,9 @@ static int ij_watermark(sp_op *op, int64_t wm_us)
     ijstate *st = op->st;
     const ijcfg *cfg = op->node->cfg;
     if (wm_us == SPATE_WATERMARK_MAX && sp_ctx_checkpointing(op->node->ctx))
-        return call_done(op, st, pad_resumable(op, st, cfg));
+        return sp_jcall_done(op, &st->out, &st->nlate, pad_resumable(op, st, cfg));
     if (wm_us > st->wm) st->wm = wm_us;
-    return call_done(op, st, advance(op, st, cfg, st->wm));
+    return sp_jcall_done(op, &st->out, &st->nlate, advance(op, st, cfg, st->wm));
 }
 
 static int ij_open(sp_op *op)
@@ -349,144 +312,73 @@ static int ij_open(sp_op *op)
     if (!st) return nomem(op);
     op->st = st;
     st->wm = SPATE_WATERMARK_MIN;
-    if (sp_jkeys_init(&st->keys, cfg->key_schema, sizeof(ikey))) return nomem(op);
-    for (int s = 0; s < 2; s++)
-        if (!(st->scratch[s] = sp_jrow_scratch(cfg->vals[s]))) return nomem(op);
-    return 0;
+    return sp_jstate_open(&cfg->j, &st->keys, sizeof(ikey), st->scratch) ? nomem(op) : 0;
 }
 
 static void ij_close(sp_op *op)
 {
     ijstate *st = op->st;
     if (!st) return;
-    for (uint32_t k = 0; st->keys.key && k < sp_keytable_count(&st->keys.t); k++) {
-        sp_jlist_free(&key_at(st, k)->side[0]);
-        sp_jlist_free(&key_at(st, k)->side[1]);
-    }
-    sp_jkeys_free(&st->keys);
+    sp_jstate_close(&st->keys, st->scratch);
     free(st->due.h);
-    for (int s = 0; s < 2; s++) sp_batch_free(st->scratch[s]);
     if (st->out) sp_op_release(op, st->out);
     free(st);
     op->st = NULL;
 }
 
-static void ijcfg_free(void *p)
-{
-    ijcfg *cfg = p;
-    if (!cfg) return;
-    spate_schema_free(cfg->key_schema);
-    spate_schema_free(cfg->vals[0]);
-    spate_schema_free(cfg->vals[1]);
-    free(cfg);
-}
-
 /* ------------------------------------------------------------- checkpoints */
 
-static void header_out(sp_wbuf *w, const void *arg)
+static int key_out(sp_wbuf *w, uint32_t k, void *arg)
 {
-    const ijstate *st = arg;
-    sp_w_u8(w, IJ_VERSION);
-    sp_w_i64(w, st->wm);
-}
-
-static int header_in(sp_op *op, ijstate *st, sp_rbuf *r)
-{
-    if (sp_r_u8(r) != IJ_VERSION) return corrupt(op);
-    int64_t wm = sp_r_i64(r);
-    if (r->err) return corrupt(op);
-    if (wm > st->wm) st->wm = wm;
-    return 0;
+    const sp_op *op = arg;
+    ijstate *st = op->st;
+    const ijcfg *cfg = op->node->cfg;
+    return sp_jsides_write(w, key_at(st, k)->side, cfg->j.nv, st->scratch);
 }
 
 static int ij_snapshot(sp_op *op, int64_t id, sp_state_out *s)
 {
     ijstate *st = op->st;
-    const ijcfg *cfg = op->node->cfg;
-    int kgs = sp_ctx_key_groups(op->node->ctx);
-    sp_wbuf *iw = sp_state_instance(s);
-    if (!iw) return nomem(op);
-    header_out(iw, st);
-    for (uint32_t k = 0; k < sp_keytable_count(&st->keys.t); k++) {
-        if (!key_at(st, k)->live) continue;
-        sp_wbuf *w = sp_jkeys_snap_key(&st->keys, k, s, kgs, header_out, st);
-        if (!w) return nomem(op);
-        for (int side = 0; side < 2; side++) {
-            const sp_jlist *l = &key_at(st, k)->side[side];
-            sp_w_varint(w, sp_jlist_count(l));
-            for (uint32_t i = 0; i < sp_jlist_count(l); i++) {
-                const sp_jrow *x = sp_jlist_at(l, i);
-                sp_w_i64(w, x->t);
-                sp_w_u8(w, (uint8_t)x->flags);
-                if (sp_jrow_write(w, x, cfg->nv[side], st->scratch[side])) return nomem(op);
-            }
-        }
-    }
-    return iw->err ? nomem(op) : 0;
+    int rc = sp_jkeys_snapshot(&st->keys, s, sp_ctx_key_groups(op->node->ctx), IJ_VERSION, st->wm,
+                               key_live, key_out, op);
+    return rc ? sp_jfail(op, rc) : 0;
 }
 
-/* One key and its rows, as ij_snapshot wrote them. */
-static int key_in(sp_op *op, ijstate *st, const ijcfg *cfg, sp_rbuf *r)
+/* Row x of side s of key k, restored. */
+static int keep(void *arg, uint32_t k, int s, sp_jrow *x)
 {
-    int rc;
-    ikey *v = sp_jkeys_restore_key(&st->keys, r, &rc);
-    if (!v) return rc == SPATE_ENOMEM ? nomem(op) : corrupt(op);
+    ijstate *st = arg;
+    if (sp_jlist_insert(&key_at(st, k)->side[s], x)) return SPATE_ENOMEM;
+    sp_jcount_add(&st->count);
+    return 0;
+}
+
+/* The rows of key k, as key_out wrote them. */
+static int key_in(sp_rbuf *r, uint32_t k, void *arg)
+{
+    const sp_op *op = arg;
+    ijstate *st = op->st;
+    const ijcfg *cfg = op->node->cfg;
+    ikey *v = key_at(st, k);
     if (!v->live) *v = (ikey){.due = INT64_MAX, .live = 1};
-    uint32_t k = sp_keytable_index(&st->keys.t, v);
-    for (int s = 0; s < 2; s++) {
-        uint64_t n = sp_r_varint(r);
-        for (uint64_t i = 0; i < n && !r->err; i++) {
-            int64_t t = sp_r_i64(r);
-            uint8_t flags = sp_r_u8(r);
-            sp_jrow *x = sp_jrow_read(r, cfg->nv[s], st->scratch[s], t, &rc);
-            if (!x) return rc == SPATE_ENOMEM ? nomem(op) : corrupt(op);
-            x->flags = flags & (SP_JROW_MATCHED | SP_JROW_PADDED);
-            if (sp_jlist_insert(&key_at(st, k)->side[s], x)) {
-                free(x);
-                return nomem(op);
-            }
-            sp_jcount_add(&st->count);
-        }
-    }
-    if (r->err) return corrupt(op);
-    return schedule(cfg, st, k) ? nomem(op) : 0;
+    int rc = sp_jsides_read(r, k, cfg->j.nv, st->scratch, SP_JROW_MATCHED | SP_JROW_PADDED, keep,
+                            st);
+    return rc ? rc : schedule(cfg, st, k);
 }
 
 static int ij_restore(sp_op *op, sp_state_in *s)
 {
     ijstate *st = op->st;
-    const ijcfg *cfg = op->node->cfg;
-    sp_rbuf r;
-    int g, rc = sp_state_instance_in(s, &r) ? header_in(op, st, &r) : 0;
-    while (!rc && sp_state_next_group(s, &g, &r)) {
-        rc = header_in(op, st, &r);
-        while (!rc && r.pos < r.len) rc = key_in(op, st, cfg, &r);
-    }
-    return rc;
+    int rc = sp_jkeys_restore(&st->keys, s, IJ_VERSION, &st->wm, key_in, op);
+    return rc ? sp_jfail(op, rc) : 0;
 }
 
 static const sp_op_class interval_join_class = {
     .name = "interval_join", .open = ij_open, .push = ij_push, .watermark = ij_watermark,
-    .snapshot = ij_snapshot, .restore = ij_restore, .close = ij_close, .cfg_free = ijcfg_free,
+    .snapshot = ij_snapshot, .restore = ij_restore, .close = ij_close, .cfg_free = sp_jcfg_free,
 };
 
 /* ---------------------------------------------------------------- building */
-
-/* key, left values, right values (renamed on a clash). */
-static spate_schema *output_schema(const spate_stream *l, const spate_stream *r, int *rc)
-{
-    spate_schema *s = spate_schema_new();
-    *rc = s ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
-    for (int c = 0; c < l->schema->n && !*rc; c++)
-        *rc = spate_schema_add(s, l->schema->f[c].name, l->schema->f[c].type);
-    for (int c = r->nkeys; c < r->schema->n && !*rc; c++)
-        *rc = sp_jschema_add_unique(s, r->schema->f[c].name, r->schema->f[c].type);
-    if (*rc) {
-        spate_schema_free(s);
-        return NULL;
-    }
-    return s;
-}
 
 int spate_interval_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
                         const char *left_time, const char *right_time, int64_t lower_ms,
@@ -506,31 +398,14 @@ int spate_interval_join(spate_stream *left, spate_stream *right, spate_join_kind
     if (tl < 0) return tl;
     int tr = sp_jtime_column(right, right_time, what, "right");
     if (tr < 0) return tr;
-    spate_schema *schema = output_schema(left, right, &rc);
+    spate_schema *schema = sp_jschema_out(left, right, NULL, 0, &rc);
     if (!schema) return rc;
-    ijcfg *cfg = calloc(1, sizeof *cfg);
-    if (cfg) {
-        cfg->kind = kind;
-        cfg->nkeys = left->nkeys;
-        cfg->nv[0] = left->schema->n - left->nkeys;
-        cfg->nv[1] = right->schema->n - right->nkeys;
-        cfg->tcol[0] = tl;
-        cfg->tcol[1] = tr;
-        cfg->lo = lower_ms * 1000;
-        cfg->hi = upper_ms * 1000;
-        cfg->key_schema = sp_jschema_slice(left, 0, left->nkeys);
-        cfg->vals[0] = sp_jschema_slice(left, left->nkeys, left->schema->n);
-        cfg->vals[1] = sp_jschema_slice(right, right->nkeys, right->schema->n);
-    }
-    if (!cfg || !cfg->key_schema || !cfg->vals[0] || !cfg->vals[1]) {
-        ijcfg_free(cfg);
+    ijcfg *cfg = sp_jcfg_new(sizeof *cfg, left, right, kind, tl, tr);
+    if (!cfg) {
         spate_schema_free(schema);
-        return sp_err(SPATE_ENOMEM, "out of memory");
+        return SPATE_ENOMEM;
     }
-    spate_stream *in[2] = {left, right};
-    sp_exchange ex[2] = {left->partitioned ? SP_EX_FORWARD : SP_EX_HASH,
-                         right->partitioned ? SP_EX_FORWARD : SP_EX_HASH};
-    rc = sp_node_add(left->ctx, &interval_join_class, cfg, schema, left->nkeys, 2, in, ex, 0, out);
-    if (!rc) (*out)->partitioned = 1;
-    return rc;
+    cfg->lo = lower_ms * 1000;
+    cfg->hi = upper_ms * 1000;
+    return sp_jnode_add(left, right, &interval_join_class, cfg, schema, out);
 }

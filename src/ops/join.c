@@ -24,13 +24,12 @@
  * key filled in, rows emitted by the callback with spate_out_emit.
  */
 #include "core/row.h"
+#include "ops/jrows.h"
 #include "ops/ops.h"
 #include "runtime/runtime.h"
 #include "state/keytable.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct join_cfg {
     spate_join_kind kind; /* 0 for cogroup */
@@ -88,18 +87,16 @@ static int join_key(sp_op *op, sp_grouping *st, const join_cfg *cfg, uint32_t e)
     const sp_keyrows *kr = &st->kr;
     const sp_keyrows_slot *s = sp_keyrows_slot_of(kr, e);
     uint32_t nl = s->count[0], nr = s->count[1];
-    int keep_left = cfg->kind == SPATE_JOIN_LEFT || cfg->kind == SPATE_JOIN_FULL;
-    int keep_right = cfg->kind == SPATE_JOIN_RIGHT || cfg->kind == SPATE_JOIN_FULL;
     int rc = 0;
     if (nl && nr) {
         for (uint32_t i = 0; i < nl && !rc; i++)
             for (uint32_t j = 0; j < nr && !rc; j++)
                 rc =
                     join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i), sp_keyrows_row(kr, e, 1, j));
-    } else if (nl && keep_left) {
+    } else if (nl && sp_jkind_keeps(cfg->kind, 0)) {
         for (uint32_t i = 0; i < nl && !rc; i++)
             rc = join_row(op, st, cfg, sp_keyrows_row(kr, e, 0, i), NULL);
-    } else if (nr && keep_right) {
+    } else if (nr && sp_jkind_keeps(cfg->kind, 1)) {
         for (uint32_t j = 0; j < nr && !rc; j++)
             rc = join_row(op, st, cfg, NULL, sp_keyrows_row(kr, e, 1, j));
     }
@@ -164,63 +161,19 @@ static const sp_op_class cogroup_class = {
     .cfg_free = free,
 };
 
-/* Checks that left and right can meet: keyed, same context, equal key types, and
- * the micro-batch style. */
+/* Checks that left and right can meet: keyed, same context, equal key types
+ * (sp_jcheck_inputs), and the micro-batch style. */
 static int check_inputs(const spate_stream *l, const spate_stream *r, spate_stream **out,
                         const char *what)
 {
-    if (out) *out = NULL;
-    if (!l || !r || !out) return sp_err(SPATE_EINVAL, "%s: streams and out must not be NULL", what);
-    if (!l->schema || !r->schema)
-        return sp_err(SPATE_EINVAL, "%s: an input is an output, not a stream", what);
-    if (l->ctx != r->ctx) return sp_err(SPATE_EINVAL, "%s of streams of different contexts", what);
-    if (l->nkeys <= 0 || r->nkeys <= 0)
-        return sp_err(SPATE_EINVAL, "%s needs keyed streams on both sides: use spate_key_by first",
-                      what);
-    if (l->nkeys != r->nkeys)
-        return sp_err(SPATE_ETYPE, "%s: left stream has %d key columns, right stream %d", what,
-                      l->nkeys, r->nkeys);
-    for (int c = 0; c < l->nkeys; c++) {
-        const sp_field *lf = &l->schema->f[c], *rf = &r->schema->f[c];
-        if (lf->type != rf->type)
-            return sp_err(SPATE_ETYPE, "%s: left key '%s' is %s but right key '%s' is %s", what,
-                          lf->name, spate_type_name(lf->type), rf->name, spate_type_name(rf->type));
-    }
+    int rc = sp_jcheck_inputs(l, r, out, what);
+    if (rc) return rc;
     if (!sp_ctx_microbatch(l->ctx))
         return sp_err(SPATE_EUNSUPPORTED,
                       "%s of two streams needs the micro-batch style (set "
                       "batch.interval.ms); windowed joins arrive with event time",
                       what);
     return 0;
-}
-
-/* Adds name, or name_right (repeatedly) when name is taken. */
-static int add_unique(spate_schema *s, const char *name, spate_type t)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", name);
-    while (spate_schema_find(s, buf) >= 0) {
-        size_t len = strlen(buf);
-        if (len + sizeof "_right" > sizeof buf)
-            return sp_err(SPATE_EINVAL, "join: cannot rename right column '%s'", name);
-        memcpy(buf + len, "_right", sizeof "_right");
-    }
-    return spate_schema_add(s, buf, t);
-}
-
-static spate_schema *join_schema(const spate_stream *l, const spate_stream *r, int *rc)
-{
-    spate_schema *s = spate_schema_new();
-    *rc = s ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
-    for (int c = 0; c < l->schema->n && !*rc; c++)
-        *rc = spate_schema_add(s, l->schema->f[c].name, l->schema->f[c].type);
-    for (int c = r->nkeys; c < r->schema->n && !*rc; c++)
-        *rc = add_unique(s, r->schema->f[c].name, r->schema->f[c].type);
-    if (*rc) {
-        spate_schema_free(s);
-        return NULL;
-    }
-    return s;
 }
 
 /* Adds the two-input node: each side hashed by key unless already partitioned.
@@ -235,16 +188,10 @@ static int add_join_node(spate_stream *l, spate_stream *r, const sp_op_class *cl
         return sp_err(SPATE_ENOMEM, "out of memory");
     }
     *cfg = params;
-    spate_stream *in[2] = {l, r};
-    sp_exchange ex[2] = {l->partitioned ? SP_EX_FORWARD : SP_EX_HASH,
-                         r->partitioned ? SP_EX_FORWARD : SP_EX_HASH};
     cfg->nkeys = l->nkeys;
     cfg->nleft = l->schema->n - l->nkeys;
     cfg->nright = r->schema->n - r->nkeys;
-    int rc = sp_node_add(l->ctx, cls, cfg, schema, l->nkeys, 2, in, ex, 0, out);
-    if (rc) return rc; /* sp_node_add freed cfg and schema */
-    (*out)->partitioned = 1;
-    return 0;
+    return sp_jnode_add(l, r, cls, cfg, schema, out);
 }
 
 /* Per-micro-batch join; output: key, left values, right values (renamed on a
@@ -256,7 +203,7 @@ int spate_join(spate_stream *left, spate_stream *right, spate_join_kind kind, sp
     if (rc) return rc;
     if (kind < SPATE_JOIN_INNER || kind > SPATE_JOIN_FULL)
         return sp_err(SPATE_EINVAL, "join: unknown join kind %d", (int)kind);
-    spate_schema *schema = join_schema(left, right, &rc);
+    spate_schema *schema = sp_jschema_out(left, right, NULL, 0, &rc);
     if (!schema) return rc;
     return add_join_node(left, right, &join_class, (join_cfg){.kind = kind}, schema, out);
 }

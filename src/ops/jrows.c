@@ -1,5 +1,6 @@
 /*
- * jrows.c - rows kept by the event-time joins and Window Top-N (see jrows.h).
+ * jrows.c - rows kept by the event-time joins and Window Top-N, and what these
+ * operators share (see jrows.h).
  */
 #include "ops/jrows.h"
 
@@ -246,31 +247,6 @@ int sp_jkeys_compact(sp_jkeys *k, int (*live)(const void *value), uint32_t **rem
     return 0;
 }
 
-sp_wbuf *sp_jkeys_snap_key(sp_jkeys *k, uint32_t e, sp_state_out *s, int key_groups,
-                           void (*header)(sp_wbuf *w, const void *arg), const void *arg)
-{
-    sp_wbuf *w = sp_state_group(s, sp_keytable_key_group(&k->t, e, key_groups));
-    if (!w) return NULL;
-    if (!w->len) header(w, arg);
-    sp_arena_reset(&k->key->arena);
-    if (sp_keytable_write_key(&k->t, e, k->key, 0)) return NULL;
-    sp_w_row(w, k->key, 0);
-    return w->err ? NULL : w;
-}
-
-void *sp_jkeys_restore_key(sp_jkeys *k, sp_rbuf *r, int *rc)
-{
-    k->key->n = 0;
-    sp_arena_reset(&k->key->arena);
-    *rc = sp_r_row(r, k->key);
-    if (*rc) return NULL;
-    int ins;
-    uint64_t hash = sp_row_key_hash(k->key, 0, k->nkeys);
-    void *v = sp_keytable_find_or_insert(&k->t, hash, k->key, 0, k->nkeys, &ins);
-    if (!v) *rc = SPATE_ENOMEM;
-    return v;
-}
-
 /* ------------------------------------------------------------ rows in state */
 
 sp_batch *sp_jrow_scratch(const spate_schema *schema)
@@ -300,6 +276,108 @@ sp_jrow *sp_jrow_read(sp_rbuf *r, int n, sp_batch *scratch, int64_t t, int *rc)
     sp_jrow *x = sp_jrow_new(scratch, 0, 0, n, t);
     if (!x) *rc = SPATE_ENOMEM;
     return x;
+}
+
+static void header_out(sp_wbuf *w, uint8_t version, int64_t wm)
+{
+    sp_w_u8(w, version);
+    sp_w_i64(w, wm);
+}
+
+static int header_in(sp_rbuf *r, uint8_t version, int64_t *wm)
+{
+    if (sp_r_u8(r) != version) return SPATE_EPARSE;
+    int64_t t = sp_r_i64(r);
+    if (r->err) return SPATE_EPARSE;
+    if (t > *wm) *wm = t;
+    return 0;
+}
+
+int sp_jkeys_snapshot(sp_jkeys *k, sp_state_out *s, int key_groups, uint8_t version, int64_t wm,
+                      int (*live)(const void *value),
+                      int (*body)(sp_wbuf *w, uint32_t e, void *arg), void *arg)
+{
+    sp_wbuf *iw = sp_state_instance(s);
+    if (!iw) return SPATE_ENOMEM;
+    header_out(iw, version, wm);
+    for (uint32_t e = 0; e < sp_keytable_count(&k->t); e++) {
+        if (!live(sp_keytable_value(&k->t, e))) continue;
+        sp_wbuf *w = sp_state_group(s, sp_keytable_key_group(&k->t, e, key_groups));
+        if (!w) return SPATE_ENOMEM;
+        if (!w->len) header_out(w, version, wm);
+        sp_arena_reset(&k->key->arena);
+        if (sp_keytable_write_key(&k->t, e, k->key, 0)) return SPATE_ENOMEM;
+        sp_w_row(w, k->key, 0);
+        if (w->err || body(w, e, arg) || w->err) return SPATE_ENOMEM;
+    }
+    return iw->err ? SPATE_ENOMEM : 0;
+}
+
+/* Reads a key and finds or inserts it: its entry, or *rc. */
+static uint32_t restore_key(sp_jkeys *k, sp_rbuf *r, int *rc)
+{
+    k->key->n = 0;
+    sp_arena_reset(&k->key->arena);
+    *rc = sp_r_row(r, k->key);
+    if (*rc) return 0;
+    int ins;
+    uint64_t hash = sp_row_key_hash(k->key, 0, k->nkeys);
+    void *v = sp_keytable_find_or_insert(&k->t, hash, k->key, 0, k->nkeys, &ins);
+    if (!v) *rc = SPATE_ENOMEM;
+    return v ? sp_keytable_index(&k->t, v) : 0;
+}
+
+int sp_jkeys_restore(sp_jkeys *k, sp_state_in *s, uint8_t version, int64_t *wm,
+                     int (*key_in)(sp_rbuf *r, uint32_t e, void *arg), void *arg)
+{
+    sp_rbuf r;
+    int g, rc = sp_state_instance_in(s, &r) ? header_in(&r, version, wm) : 0;
+    while (!rc && sp_state_next_group(s, &g, &r)) {
+        rc = header_in(&r, version, wm);
+        while (!rc && r.pos < r.len) {
+            uint32_t e = restore_key(k, &r, &rc);
+            if (!rc) rc = key_in(&r, e, arg);
+        }
+    }
+    return rc;
+}
+
+int sp_jsides_write(sp_wbuf *w, const sp_jlist side[2], const int nv[2],
+                    sp_batch *const scratch[2])
+{
+    for (int s = 0; s < 2; s++) {
+        const sp_jlist *l = &side[s];
+        sp_w_varint(w, sp_jlist_count(l));
+        for (uint32_t i = 0; i < sp_jlist_count(l); i++) {
+            const sp_jrow *x = sp_jlist_at(l, i);
+            sp_w_i64(w, x->t);
+            sp_w_u8(w, (uint8_t)x->flags);
+            if (sp_jrow_write(w, x, nv[s], scratch[s])) return SPATE_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int sp_jsides_read(sp_rbuf *r, uint32_t e, const int nv[2], sp_batch *const scratch[2],
+                   uint32_t mask, int (*keep)(void *arg, uint32_t e, int s, sp_jrow *x),
+                   void *arg)
+{
+    for (int s = 0; s < 2; s++) {
+        uint64_t n = sp_r_varint(r);
+        for (uint64_t i = 0; i < n && !r->err; i++) {
+            int64_t t = sp_r_i64(r);
+            uint8_t flags = sp_r_u8(r);
+            int rc;
+            sp_jrow *x = sp_jrow_read(r, nv[s], scratch[s], t, &rc);
+            if (!x) return rc;
+            x->flags = flags & mask;
+            if ((rc = keep(arg, e, s, x))) {
+                free(x);
+                return rc;
+            }
+        }
+    }
+    return r->err ? SPATE_EPARSE : 0;
 }
 
 /* ------------------------------------------------------------------ checks */
@@ -364,6 +442,111 @@ int sp_jschema_add_unique(spate_schema *s, const char *name, spate_type t)
     }
     return spate_schema_add(s, buf, t);
 }
+
+spate_schema *sp_jschema_out(const spate_stream *l, const spate_stream *r,
+                             const char *const *extra, int nextra, int *rc)
+{
+    spate_schema *s = spate_schema_new();
+    *rc = s ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
+    for (int c = 0; c < l->nkeys && !*rc; c++)
+        *rc = spate_schema_add(s, l->schema->f[c].name, l->schema->f[c].type);
+    for (int i = 0; i < nextra && !*rc; i++)
+        *rc = sp_jschema_add_unique(s, extra[i], SPATE_TIMESTAMP);
+    for (int c = l->nkeys; c < l->schema->n && !*rc; c++)
+        *rc = sp_jschema_add_unique(s, l->schema->f[c].name, l->schema->f[c].type);
+    for (int c = r->nkeys; c < r->schema->n && !*rc; c++)
+        *rc = sp_jschema_add_unique(s, r->schema->f[c].name, r->schema->f[c].type);
+    if (*rc) {
+        spate_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- building */
+
+void *sp_jcfg_new(size_t size, const spate_stream *l, const spate_stream *r,
+                  spate_join_kind kind, int tl, int tr)
+{
+    sp_jcfg *j = calloc(1, size);
+    if (j) {
+        j->kind = kind;
+        j->nkeys = l->nkeys;
+        j->nv[0] = l->schema->n - l->nkeys;
+        j->nv[1] = r->schema->n - r->nkeys;
+        j->tcol[0] = tl;
+        j->tcol[1] = tr;
+        j->key_schema = sp_jschema_slice(l, 0, l->nkeys);
+        j->vals[0] = sp_jschema_slice(l, l->nkeys, l->schema->n);
+        j->vals[1] = sp_jschema_slice(r, r->nkeys, r->schema->n);
+    }
+    if (!j || !j->key_schema || !j->vals[0] || !j->vals[1]) {
+        sp_jcfg_free(j);
+        sp_err(SPATE_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return j;
+}
+
+void sp_jcfg_free(void *cfg)
+{
+    sp_jcfg *j = cfg;
+    if (!j) return;
+    spate_schema_free(j->key_schema);
+    spate_schema_free(j->vals[0]);
+    spate_schema_free(j->vals[1]);
+    free(j);
+}
+
+int sp_jstate_open(const sp_jcfg *j, sp_jkeys *keys, size_t value_size, sp_batch *scratch[2])
+{
+    if (sp_jkeys_init(keys, j->key_schema, value_size)) return SPATE_ENOMEM;
+    for (int s = 0; s < 2; s++)
+        if (!(scratch[s] = sp_jrow_scratch(j->vals[s]))) return SPATE_ENOMEM;
+    return 0;
+}
+
+void sp_jstate_close(sp_jkeys *keys, sp_batch *scratch[2])
+{
+    for (uint32_t e = 0; keys->key && e < sp_keytable_count(&keys->t); e++) {
+        sp_jlist *side = sp_keytable_value(&keys->t, e);
+        sp_jlist_free(&side[0]);
+        sp_jlist_free(&side[1]);
+    }
+    sp_jkeys_free(keys);
+    for (int s = 0; s < 2; s++) sp_batch_free(scratch[s]);
+}
+
+int sp_jnode_add(spate_stream *l, spate_stream *r, const sp_op_class *cls, void *cfg,
+                 spate_schema *schema, spate_stream **out)
+{
+    spate_stream *in[2] = {l, r};
+    sp_exchange ex[2] = {l->partitioned ? SP_EX_FORWARD : SP_EX_HASH,
+                         r->partitioned ? SP_EX_FORWARD : SP_EX_HASH};
+    int rc = sp_node_add(l->ctx, cls, cfg, schema, l->nkeys, 2, in, ex, 0, out);
+    if (!rc) (*out)->partitioned = 1;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ output */
+
+int sp_jcall_done(sp_op *op, sp_batch **out, uint64_t *nlate, int rc)
+{
+    if (*nlate) sp_op_count_late(op, *nlate);
+    *nlate = 0;
+    int frc = sp_ops_out_flush(op, out);
+    return rc ? rc : frc;
+}
+
+int sp_jfail(sp_op *op, int rc)
+{
+    const char *name = op->node->cls->name;
+    if (rc == SPATE_ENOMEM) return sp_op_fail(op, rc, "%s: out of memory", name);
+    return sp_op_fail(op, SPATE_EPARSE, "%s: the state in the checkpoint is truncated or corrupt",
+                      name);
+}
+
+/* ------------------------------------------------------------------ counts */
 
 int sp_jrows_held(const spate_stream *s, sp_jcount *sum)
 {

@@ -11,8 +11,14 @@
  *   sp_jkeys   a key table whose keys can die: the table cannot delete one entry,
  *              so it is rebuilt from the live entries once the dead ones outnumber
  *              them, which keeps it proportional to the live keys
- *   checks     two keyed inputs, their time columns, the join output schema
- *   state I/O  a row in a checkpoint, a one-row batch shaped like the key
+ *   state I/O  a row in a checkpoint, a one-row batch shaped like the key; the
+ *              snapshot and restore of a key table, and of a key's two side lists
+ *   checks     two keyed inputs, their time columns, the join output schema (the
+ *              per-micro-batch join.c uses these, and sp_jnode_add, too)
+ *   building   the configuration the two event-time joins share, the parts of
+ *              their state it shapes, their node
+ *   output     a join output row from a key and a kept row per side; the end of
+ *              a call (late rows counted, output emitted); the operators' errors
  *
  * A row copy is laid out as a null bitmap of ceil(n / 8) bytes, one 8-byte cell
  * per column (the integer, the double's bits, or a string's offset and length as
@@ -23,6 +29,7 @@
 #define SP_JROWS_H
 
 #include "checkpoint/serde.h"
+#include "ops/ops.h"
 #include "runtime/runtime.h"
 #include "state/keytable.h"
 
@@ -116,13 +123,6 @@ int sp_jkeys_should_compact(const sp_jkeys *k);
  * new entry, or UINT32_MAX for a dropped one. 0 or SPATE_ENOMEM (the table is
  * then unchanged). */
 int sp_jkeys_compact(sp_jkeys *k, int (*live)(const void *value), uint32_t **remap);
-/* Writes entry e's key into its key group's buffer (the header first, when the
- * buffer is new); NULL when out of memory. */
-sp_wbuf *sp_jkeys_snap_key(sp_jkeys *k, uint32_t e, sp_state_out *s, int key_groups,
-                           void (*header)(sp_wbuf *w, const void *arg), const void *arg);
-/* Reads a key written by sp_jkeys_snap_key and finds or inserts it, with the
- * exchange's hash: its value area, or NULL with *rc SPATE_EPARSE or SPATE_ENOMEM. */
-void *sp_jkeys_restore_key(sp_jkeys *k, sp_rbuf *r, int *rc);
 
 /* ------------------------------------------------------------ rows in state */
 
@@ -134,6 +134,37 @@ int sp_jrow_write(sp_wbuf *w, const sp_jrow *x, int n, sp_batch *scratch);
 sp_jrow *sp_jrow_read(sp_rbuf *r, int n, sp_batch *scratch, int64_t t, int *rc);
 /* A one-row batch of schema (which must outlive it); NULL when out of memory. */
 sp_batch *sp_jrow_scratch(const spate_schema *schema);
+
+/* The state of each operator here, per key group: a version byte and the watermark,
+ * then per live key its key columns (sp_w_row) and what the operator writes of it.
+ * The instance file holds the version and the watermark alone, so an instance that
+ * owns no key group after rescaling still knows what is late. */
+
+/* Writes that state: the instance file, then each entry that live() accepts, into
+ * its key group's buffer (the header first when the buffer is new): its key, then
+ * what body(w, e, arg) writes (0 or SPATE_ENOMEM). 0 or SPATE_ENOMEM. */
+int sp_jkeys_snapshot(sp_jkeys *k, sp_state_out *s, int key_groups, uint8_t version, int64_t wm,
+                      int (*live)(const void *value),
+                      int (*body)(sp_wbuf *w, uint32_t e, void *arg), void *arg);
+/* Reads state written by sp_jkeys_snapshot: checks each header's version and raises
+ * *wm to its watermark; finds or inserts each key with the exchange's hash (so keys
+ * reach the instance owning their key group for any worker count), and key_in(r, e,
+ * arg) reads the rest of entry e. 0, SPATE_EPARSE, SPATE_ENOMEM or key_in's error. */
+int sp_jkeys_restore(sp_jkeys *k, sp_state_in *s, uint8_t version, int64_t *wm,
+                     int (*key_in)(sp_rbuf *r, uint32_t e, void *arg), void *arg);
+
+/* A key's rows of the two sides of a join (nv[s] value columns each, written
+ * through the one-row batches scratch[s]): per side the row count, then each row as
+ * its time, its flags (a byte) and its values (sp_jrow_write). 0 or SPATE_ENOMEM. */
+int sp_jsides_write(sp_wbuf *w, const sp_jlist side[2], const int nv[2],
+                    sp_batch *const scratch[2]);
+/* Reads the rows sp_jsides_write wrote for entry e: each becomes a new copy with
+ * its flags that are in mask, handed to keep(arg, e, s, x) for side s, which takes
+ * it over when it returns 0 (else it is freed). 0, SPATE_EPARSE, SPATE_ENOMEM or
+ * keep's error. */
+int sp_jsides_read(sp_rbuf *r, uint32_t e, const int nv[2], sp_batch *const scratch[2],
+                   uint32_t mask, int (*keep)(void *arg, uint32_t e, int s, sp_jrow *x),
+                   void *arg);
 
 /* ------------------------------------------------------------------ checks */
 
@@ -154,6 +185,84 @@ int sp_jtime_column(const spate_stream *s, const char *name, const char *what, c
 spate_schema *sp_jschema_slice(const spate_stream *s, int from, int n);
 /* Adds name, or name_right (repeatedly) while the name is taken. */
 int sp_jschema_add_unique(spate_schema *s, const char *name, spate_type t);
+/* The output schema of a join of l and r: the key columns (named as on the left),
+ * a TIMESTAMP column per name of extra[0, nextra), the left values, the right
+ * values; a name taken gets "_right" (sp_jschema_add_unique). NULL with *rc set. */
+spate_schema *sp_jschema_out(const spate_stream *l, const spate_stream *r,
+                             const char *const *extra, int nextra, int *rc);
+
+/* ---------------------------------------------------------------- building */
+
+/* What both event-time joins are configured with: each one's configuration
+ * begins with it. */
+typedef struct sp_jcfg {
+    spate_join_kind kind;
+    int nkeys, nv[2];           /* value columns per side (after the keys) */
+    int tcol[2];                /* time column per side */
+    spate_schema *key_schema, *vals[2];
+} sp_jcfg;
+
+/* A zeroed configuration of size bytes that begins with an sp_jcfg, that one
+ * filled for a join of l and r of this kind, with time columns tl and tr. NULL when
+ * out of memory (the error set). Freed by sp_jcfg_free. */
+void *sp_jcfg_new(size_t size, const spate_stream *l, const spate_stream *r,
+                  spate_join_kind kind, int tl, int tr);
+/* Frees a configuration made by sp_jcfg_new (the joins' cfg_free). */
+void sp_jcfg_free(void *cfg);
+/* Opens the parts of a join's state that j shapes: keys (value_size bytes of value
+ * each, beginning with the key's side lists: sp_jlist side[2]) and a one-row batch
+ * per side shaped like its values. 0 or SPATE_ENOMEM (sp_jstate_close frees what
+ * was made). */
+int sp_jstate_open(const sp_jcfg *j, sp_jkeys *keys, size_t value_size, sp_batch *scratch[2]);
+/* Frees the side lists of every key, the keys and the batches. */
+void sp_jstate_close(sp_jkeys *keys, sp_batch *scratch[2]);
+/* Adds the node of a join of l and r (class cls; cfg and schema taken over, as
+ * sp_node_add does): each side hashed by its keys, or forwarded when already
+ * partitioned; the output is partitioned. */
+int sp_jnode_add(spate_stream *l, spate_stream *r, const sp_op_class *cls, void *cfg,
+                 spate_schema *schema, spate_stream **out);
+
+/* ------------------------------------------------------------------ output */
+
+/* Fails op with a message naming it: SPATE_ENOMEM, out of memory; any other rc
+ * (restoring), SPATE_EPARSE: a truncated or corrupt checkpoint. Returns the code. */
+int sp_jfail(sp_op *op, int rc);
+/* Ends a push or a watermark that returns rc: the *nlate late rows counted (and
+ * *nlate cleared), *out emitted. rc, or the error of emitting. */
+int sp_jcall_done(sp_op *op, sp_batch **out, uint64_t *nlate, int rc);
+
+/* Appends a join output row to *out, made room for as sp_ops_out_room does, in the
+ * layout of sp_jschema_out: the key of entry e of k, the nextra values of extra
+ * (TIMESTAMPs), then the values of the left row l (nv[0] columns) and of the right
+ * row r (nv[1]), a NULL row as NULLs. 0, or an error op has failed with. Inline: it
+ * runs once per output row. */
+static inline int sp_jemit(sp_op *op, sp_batch **out, const sp_jkeys *k, uint32_t e,
+                           const int64_t *extra, int nextra, const int nv[2], const sp_jrow *l,
+                           const sp_jrow *r)
+{
+    int rc = sp_ops_out_room(op, out);
+    if (rc) return rc;
+    sp_batch *b = *out;
+    uint32_t row = b->n;
+    if (sp_keytable_write_key(&k->t, e, b, row)) return sp_jfail(op, SPATE_ENOMEM);
+    int dc = k->nkeys;
+    for (int i = 0; i < nextra; i++, dc++) {
+        if (b->cols[dc].has_nulls) sp_vec_clear_null(&b->cols[dc], row);
+        SP_I64(&b->cols[dc])[row] = extra[i];
+    }
+    const sp_jrow *side[2] = {l, r};
+    for (int s = 0; s < 2; dc += nv[s], s++) {
+        if (side[s]) {
+            if (sp_jrow_put(side[s], nv[s], b, row, dc)) return sp_jfail(op, SPATE_ENOMEM);
+        } else {
+            for (int c = 0; c < nv[s]; c++) sp_ops_set_null(&b->cols[dc + c], row);
+        }
+    }
+    b->n++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ counts */
 
 /* Per-instance counts for tests: rows (interval and window join) or kept Top-N
  * rows held now, the most ever held, and the largest key table. Each operator's

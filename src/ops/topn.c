@@ -36,12 +36,12 @@
  *
  * Output: the input's columns, then row_num BIGINT; keyed by the input's keys.
  *
- * Checkpoints: per key group a version byte and the watermark, then per live
- * group the key columns (sp_w_row), its flags, the count of kept rows and each
- * as its arrival number and value columns (sp_w_row). The instance file holds
- * version and watermark. Restore recomputes key hashes with the exchange's
- * function, so groups follow their key group to any worker count; arrival
- * numbers continue after the largest restored.
+ * Checkpoints (sp_jkeys_snapshot): per key group a version byte and the
+ * watermark, then per live group the key columns (sp_w_row), its flags, the count
+ * of kept rows and each as its arrival number and value columns (sp_w_row). The
+ * instance file holds version and watermark. Restore recomputes key hashes with
+ * the exchange's function, so groups follow their key group to any worker count;
+ * arrival numbers continue after the largest restored.
  */
 #include "checkpoint/serde.h"
 #include "core/row.h"
@@ -90,13 +90,7 @@ typedef struct tnstate {
 
 static int nomem(sp_op *op)
 {
-    return sp_op_fail(op, SPATE_ENOMEM, "window_top_n: out of memory");
-}
-
-static int corrupt(sp_op *op)
-{
-    return sp_op_fail(op, SPATE_EPARSE,
-                      "window_top_n: the state in the checkpoint is truncated or corrupt");
+    return sp_jfail(op, SPATE_ENOMEM);
 }
 
 static tgroup *group_at(const tnstate *st, uint32_t k)
@@ -305,14 +299,6 @@ static int arrive(sp_op *op, tnstate *st, const tncfg *cfg, const sp_batch *b, u
     return 0;
 }
 
-static int call_done(sp_op *op, tnstate *st, int rc)
-{
-    if (st->nlate) sp_op_count_late(op, st->nlate);
-    st->nlate = 0;
-    int frc = sp_ops_out_flush(op, &st->out);
-    return rc ? rc : frc;
-}
-
 static int tn_push(sp_op *op, int port, sp_batch *b)
 {
     tnstate *st = op->st;
@@ -322,7 +308,7 @@ static int tn_push(sp_op *op, int port, sp_batch *b)
     uint32_t n = sp_batch_count(b);
     for (uint32_t i = 0; i < n && !rc; i++) rc = arrive(op, st, cfg, b, sp_batch_phys(b, i));
     sp_op_release(op, b);
-    return call_done(op, st, rc);
+    return sp_jcall_done(op, &st->out, &st->nlate, rc);
 }
 
 static int tn_watermark(sp_op *op, int64_t wm_us)
@@ -330,9 +316,9 @@ static int tn_watermark(sp_op *op, int64_t wm_us)
     tnstate *st = op->st;
     const tncfg *cfg = op->node->cfg;
     if (wm_us == SPATE_WATERMARK_MAX && sp_ctx_checkpointing(op->node->ctx))
-        return call_done(op, st, fire_resumable(op, st, cfg));
+        return sp_jcall_done(op, &st->out, &st->nlate, fire_resumable(op, st, cfg));
     if (wm_us > st->wm) st->wm = wm_us;
-    return call_done(op, st, advance(op, st, cfg, st->wm));
+    return sp_jcall_done(op, &st->out, &st->nlate, advance(op, st, cfg, st->wm));
 }
 
 static int tn_open(sp_op *op)
@@ -374,81 +360,60 @@ static void tncfg_free(void *p)
 
 /* ------------------------------------------------------------- checkpoints */
 
-static void header_out(sp_wbuf *w, const void *arg)
+static int group_out(sp_wbuf *w, uint32_t k, void *arg)
 {
-    const tnstate *st = arg;
-    sp_w_u8(w, TOPN_VERSION);
-    sp_w_i64(w, st->wm);
-}
-
-static int header_in(sp_op *op, tnstate *st, sp_rbuf *r)
-{
-    if (sp_r_u8(r) != TOPN_VERSION) return corrupt(op);
-    int64_t wm = sp_r_i64(r);
-    if (r->err) return corrupt(op);
-    if (wm > st->wm) st->wm = wm;
+    const sp_op *op = arg;
+    tnstate *st = op->st;
+    const tncfg *cfg = op->node->cfg;
+    const tgroup *g = group_at(st, k);
+    sp_w_u8(w, (uint8_t)g->flags);
+    sp_w_varint(w, g->n);
+    for (uint32_t i = 0; i < g->n; i++) {
+        sp_w_varint(w, g->e[i].seq);
+        if (sp_jrow_write(w, g->e[i].row, cfg->nv, st->scratch)) return SPATE_ENOMEM;
+    }
     return 0;
 }
 
 static int tn_snapshot(sp_op *op, int64_t id, sp_state_out *s)
 {
     tnstate *st = op->st;
-    const tncfg *cfg = op->node->cfg;
-    int kgs = sp_ctx_key_groups(op->node->ctx);
-    sp_wbuf *iw = sp_state_instance(s);
-    if (!iw) return nomem(op);
-    header_out(iw, st);
-    for (uint32_t k = 0; k < sp_keytable_count(&st->keys.t); k++) {
-        const tgroup *g = group_at(st, k);
-        if (!g->live) continue;
-        sp_wbuf *w = sp_jkeys_snap_key(&st->keys, k, s, kgs, header_out, st);
-        if (!w) return nomem(op);
-        sp_w_u8(w, (uint8_t)g->flags);
-        sp_w_varint(w, g->n);
-        for (uint32_t i = 0; i < g->n; i++) {
-            sp_w_varint(w, g->e[i].seq);
-            if (sp_jrow_write(w, g->e[i].row, cfg->nv, st->scratch)) return nomem(op);
-        }
-    }
-    return iw->err ? nomem(op) : 0;
+    int rc = sp_jkeys_snapshot(&st->keys, s, sp_ctx_key_groups(op->node->ctx), TOPN_VERSION,
+                               st->wm, group_live, group_out, op);
+    return rc ? sp_jfail(op, rc) : 0;
 }
 
-/* One group, as tn_snapshot wrote it. */
-static int group_in(sp_op *op, tnstate *st, const tncfg *cfg, sp_rbuf *r)
+/* Group k, as group_out wrote it. */
+static int group_in(sp_rbuf *r, uint32_t k, void *arg)
 {
-    int rc;
-    tgroup *g = sp_jkeys_restore_key(&st->keys, r, &rc);
-    if (!g) return rc == SPATE_ENOMEM ? nomem(op) : corrupt(op);
-    if (g->live) return corrupt(op); /* a group is written once */
-    uint32_t k = sp_keytable_index(&st->keys.t, g);
+    const sp_op *op = arg;
+    tnstate *st = op->st;
+    const tncfg *cfg = op->node->cfg;
+    tgroup *g = group_at(st, k);
+    if (g->live) return SPATE_EPARSE; /* a group is written once */
     *g = (tgroup){.end = SP_I64(&st->keys.key->cols[cfg->ecol])[0], .live = 1};
     g->flags = sp_r_u8(r) & (G_FIRED | G_CHANGED);
-    if (sp_jheap_push(&st->due, g->end, k)) return nomem(op);
+    if (sp_jheap_push(&st->due, g->end, k)) return SPATE_ENOMEM;
     uint64_t n = sp_r_varint(r);
     for (uint64_t i = 0; i < n && !r->err; i++) {
+        int rc;
         tentry x = {.seq = sp_r_varint(r)};
         if (x.seq >= st->seq) st->seq = x.seq + 1;
         x.row = sp_jrow_read(r, cfg->nv, st->scratch, 0, &rc);
-        if (!x.row) return rc == SPATE_ENOMEM ? nomem(op) : corrupt(op);
+        if (!x.row) return rc;
         if (offer(st, cfg, group_at(st, k), x) < 0) {
             free(x.row);
-            return nomem(op);
+            return SPATE_ENOMEM;
         }
     }
-    return r->err ? corrupt(op) : 0;
+    return r->err ? SPATE_EPARSE : 0;
 }
 
 static int tn_restore(sp_op *op, sp_state_in *s)
 {
     tnstate *st = op->st;
-    const tncfg *cfg = op->node->cfg;
-    sp_rbuf r;
-    int g, rc = sp_state_instance_in(s, &r) ? header_in(op, st, &r) : 0;
-    while (!rc && sp_state_next_group(s, &g, &r)) {
-        rc = header_in(op, st, &r);
-        while (!rc && r.pos < r.len) rc = group_in(op, st, cfg, &r);
-    }
-    return rc;
+    int rc = sp_jkeys_restore(&st->keys, s, TOPN_VERSION, &st->wm, group_in, op);
+    return rc ? sp_jfail(op, rc) : 0;
 }
 
 static const sp_op_class top_n_class = {

@@ -47,10 +47,11 @@
  *
  * Checkpoints: the rows, per key group as interval_join.c writes them (version
  * and watermark, then per live key the key columns and per side the rows as
- * time, flags and value columns); the instance file holds version and watermark.
- * Restore files each row into its key and pane, then creates the windows holding
- * the panes that have not fired under the restored watermark (each from its
- * first pane). Panes and windows are derived state: not written.
+ * time, flags and value columns: sp_jkeys_snapshot, sp_jsides_write); the
+ * instance file holds version and watermark. Restore files each row into its key
+ * and pane, then creates the windows holding the panes that have not fired under
+ * the restored watermark (each from its first pane). Panes and windows are
+ * derived state: not written.
  */
 #include "checkpoint/serde.h"
 #include "core/row.h"
@@ -65,15 +66,12 @@
 enum { WJ_VERSION = 1 };
 
 typedef struct wjcfg {
-    spate_join_kind kind;
+    sp_jcfg j;                  /* first: sp_jcfg_free frees it */
     sp_assigner a;
-    int nkeys, nv[2];           /* value columns per side (after the keys) */
-    int tcol[2];                /* time column per side */
-    spate_schema *key_schema, *vals[2];
 } wjcfg;
 
 typedef struct wjkey {
-    sp_jlist side[2];
+    sp_jlist side[2];           /* first: sp_jstate_close frees them */
     uint64_t mark;              /* firing that listed the key last */
     int live;
 } wjkey;
@@ -104,13 +102,7 @@ typedef struct wjstate {
 
 static int nomem(sp_op *op)
 {
-    return sp_op_fail(op, SPATE_ENOMEM, "window_join: out of memory");
-}
-
-static int corrupt(sp_op *op)
-{
-    return sp_op_fail(op, SPATE_EPARSE,
-                      "window_join: the state in the checkpoint is truncated or corrupt");
+    return sp_jfail(op, SPATE_ENOMEM);
 }
 
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
@@ -214,26 +206,8 @@ static int file_row(wjstate *st, const wjcfg *cfg, uint32_t k, int s, sp_jrow *x
 static int emit_row(sp_op *op, wjstate *st, const wjcfg *cfg, uint32_t k, wwin w,
                     const sp_jrow *l, const sp_jrow *r)
 {
-    int rc = sp_ops_out_room(op, &st->out);
-    if (rc) return rc;
-    sp_batch *out = st->out;
-    uint32_t row = out->n;
-    int kc = cfg->nkeys;
-    if (sp_keytable_write_key(&st->keys.t, k, out, row)) return nomem(op);
-    for (int c = kc; c < kc + 2; c++)
-        if (out->cols[c].has_nulls) sp_vec_clear_null(&out->cols[c], row);
-    SP_I64(&out->cols[kc])[row] = w.start;
-    SP_I64(&out->cols[kc + 1])[row] = w.end;
-    const sp_jrow *side[2] = {l, r};
-    for (int s = 0, dc = kc + 2; s < 2; dc += cfg->nv[s], s++) {
-        if (side[s]) {
-            if (sp_jrow_put(side[s], cfg->nv[s], out, row, dc)) return nomem(op);
-        } else {
-            for (int c = 0; c < cfg->nv[s]; c++) sp_ops_set_null(&out->cols[dc + c], row);
-        }
-    }
-    out->n++;
-    return 0;
+    const int64_t win[2] = {w.start, w.end};
+    return sp_jemit(op, &st->out, &st->keys, k, win, 2, cfg->j.nv, l, r);
 }
 
 /* Key k's rows in window w joined; pairs of two OLD rows and OLD rows alone were
@@ -248,7 +222,7 @@ static int join_key(sp_op *op, wjstate *st, const wjcfg *cfg, uint32_t k, wwin w
     }
     int rc = 0;
     for (int s = 0; s < 2 && !rc; s++) {
-        if (from[1 - s] < to[1 - s] || !sp_jkind_keeps(cfg->kind, s)) continue;
+        if (from[1 - s] < to[1 - s] || !sp_jkind_keeps(cfg->j.kind, s)) continue;
         for (uint32_t i = from[s]; i < to[s] && !rc; i++) {
             const sp_jrow *x = sp_jlist_at(&v->side[s], i);
             if (!(x->flags & SP_JROW_OLD))
@@ -379,13 +353,13 @@ static int fire_resumable(sp_op *op, wjstate *st, const wjcfg *cfg)
 
 static int arrive(sp_op *op, wjstate *st, const wjcfg *cfg, int s, const sp_batch *b, uint32_t r)
 {
-    const sp_vec *tv = &b->cols[cfg->tcol[s]];
+    const sp_vec *tv = &b->cols[cfg->j.tcol[s]];
     if (sp_vec_is_null(tv, r) || pane_done(cfg, sp_assign_pane(&cfg->a, SP_I64(tv)[r])) <= st->wm) {
         st->nlate++;
         return 0;
     }
     int ins;
-    wjkey *v = sp_keytable_find_or_insert(&st->keys.t, b->hashes[r], b, r, cfg->nkeys, &ins);
+    wjkey *v = sp_keytable_find_or_insert(&st->keys.t, b->hashes[r], b, r, cfg->j.nkeys, &ins);
     if (!v) return nomem(op);
     if (!v->live) {
         v->live = 1;
@@ -394,7 +368,7 @@ static int arrive(sp_op *op, wjstate *st, const wjcfg *cfg, int s, const sp_batc
     sp_jcount_keys(&st->count, &st->keys);
     uint32_t k = sp_keytable_index(&st->keys.t, v), pi;
     int added;
-    sp_jrow *x = sp_jrow_new(b, r, cfg->nkeys, cfg->nv[s], SP_I64(tv)[r]);
+    sp_jrow *x = sp_jrow_new(b, r, cfg->j.nkeys, cfg->j.nv[s], SP_I64(tv)[r]);
     if (!x) return nomem(op);
     if (file_row(st, cfg, k, s, x, &pi, &added)) {
         free(x);
@@ -403,24 +377,16 @@ static int arrive(sp_op *op, wjstate *st, const wjcfg *cfg, int s, const sp_batc
     return added && windows_of(st, cfg, pi, 1) ? nomem(op) : 0;
 }
 
-static int call_done(sp_op *op, wjstate *st, int rc)
-{
-    if (st->nlate) sp_op_count_late(op, st->nlate);
-    st->nlate = 0;
-    int frc = sp_ops_out_flush(op, &st->out);
-    return rc ? rc : frc;
-}
-
 static int wj_push(sp_op *op, int port, sp_batch *b)
 {
     wjstate *st = op->st;
     const wjcfg *cfg = op->node->cfg;
-    if (!b->has_hashes) sp_batch_hash_keys(b, cfg->nkeys);
+    if (!b->has_hashes) sp_batch_hash_keys(b, cfg->j.nkeys);
     int rc = 0;
     uint32_t n = sp_batch_count(b);
     for (uint32_t i = 0; i < n && !rc; i++) rc = arrive(op, st, cfg, port, b, sp_batch_phys(b, i));
     sp_op_release(op, b);
-    return call_done(op, st, rc);
+    return sp_jcall_done(op, &st->out, &st->nlate, rc);
 }
 
 static int wj_watermark(sp_op *op, int64_t wm_us)
@@ -428,9 +394,9 @@ static int wj_watermark(sp_op *op, int64_t wm_us)
     wjstate *st = op->st;
     const wjcfg *cfg = op->node->cfg;
     if (wm_us == SPATE_WATERMARK_MAX && sp_ctx_checkpointing(op->node->ctx))
-        return call_done(op, st, fire_resumable(op, st, cfg));
+        return sp_jcall_done(op, &st->out, &st->nlate, fire_resumable(op, st, cfg));
     if (wm_us > st->wm) st->wm = wm_us;
-    return call_done(op, st, advance(op, st, cfg, st->wm));
+    return sp_jcall_done(op, &st->out, &st->nlate, advance(op, st, cfg, st->wm));
 }
 
 static int wj_open(sp_op *op)
@@ -440,108 +406,58 @@ static int wj_open(sp_op *op)
     if (!st) return nomem(op);
     op->st = st;
     st->wm = SPATE_WATERMARK_MIN;
-    if (sp_jkeys_init(&st->keys, cfg->key_schema, sizeof(wjkey))) return nomem(op);
-    for (int s = 0; s < 2; s++)
-        if (!(st->scratch[s] = sp_jrow_scratch(cfg->vals[s]))) return nomem(op);
-    return 0;
+    return sp_jstate_open(&cfg->j, &st->keys, sizeof(wjkey), st->scratch) ? nomem(op) : 0;
 }
 
 static void wj_close(sp_op *op)
 {
     wjstate *st = op->st;
     if (!st) return;
-    for (uint32_t k = 0; st->keys.key && k < sp_keytable_count(&st->keys.t); k++) {
-        sp_jlist_free(&key_at(st, k)->side[0]);
-        sp_jlist_free(&key_at(st, k)->side[1]);
-    }
-    sp_jkeys_free(&st->keys);
+    sp_jstate_close(&st->keys, st->scratch);
     for (uint32_t i = 0; i < st->npanes; i++) free(st->panes[i].keys);
     free(st->panes);
     free(st->wins.h);
     free(st->fk);
-    for (int s = 0; s < 2; s++) sp_batch_free(st->scratch[s]);
     if (st->out) sp_op_release(op, st->out);
     free(st);
     op->st = NULL;
 }
 
-static void wjcfg_free(void *p)
-{
-    wjcfg *cfg = p;
-    if (!cfg) return;
-    spate_schema_free(cfg->key_schema);
-    spate_schema_free(cfg->vals[0]);
-    spate_schema_free(cfg->vals[1]);
-    free(cfg);
-}
-
 /* ------------------------------------------------------------- checkpoints */
 
-static void header_out(sp_wbuf *w, const void *arg)
+static int key_out(sp_wbuf *w, uint32_t k, void *arg)
 {
-    const wjstate *st = arg;
-    sp_w_u8(w, WJ_VERSION);
-    sp_w_i64(w, st->wm);
-}
-
-static int header_in(sp_op *op, wjstate *st, sp_rbuf *r)
-{
-    if (sp_r_u8(r) != WJ_VERSION) return corrupt(op);
-    int64_t wm = sp_r_i64(r);
-    if (r->err) return corrupt(op);
-    if (wm > st->wm) st->wm = wm;
-    return 0;
+    const sp_op *op = arg;
+    wjstate *st = op->st;
+    const wjcfg *cfg = op->node->cfg;
+    return sp_jsides_write(w, key_at(st, k)->side, cfg->j.nv, st->scratch);
 }
 
 static int wj_snapshot(sp_op *op, int64_t id, sp_state_out *s)
 {
     wjstate *st = op->st;
-    const wjcfg *cfg = op->node->cfg;
-    int kgs = sp_ctx_key_groups(op->node->ctx);
-    sp_wbuf *iw = sp_state_instance(s);
-    if (!iw) return nomem(op);
-    header_out(iw, st);
-    for (uint32_t k = 0; k < sp_keytable_count(&st->keys.t); k++) {
-        if (!key_at(st, k)->live) continue;
-        sp_wbuf *w = sp_jkeys_snap_key(&st->keys, k, s, kgs, header_out, st);
-        if (!w) return nomem(op);
-        for (int side = 0; side < 2; side++) {
-            const sp_jlist *l = &key_at(st, k)->side[side];
-            sp_w_varint(w, sp_jlist_count(l));
-            for (uint32_t i = 0; i < sp_jlist_count(l); i++) {
-                const sp_jrow *x = sp_jlist_at(l, i);
-                sp_w_i64(w, x->t);
-                sp_w_u8(w, (uint8_t)x->flags);
-                if (sp_jrow_write(w, x, cfg->nv[side], st->scratch[side])) return nomem(op);
-            }
-        }
-    }
-    return iw->err ? nomem(op) : 0;
+    int rc = sp_jkeys_snapshot(&st->keys, s, sp_ctx_key_groups(op->node->ctx), WJ_VERSION, st->wm,
+                               key_live, key_out, op);
+    return rc ? sp_jfail(op, rc) : 0;
 }
 
-/* One key and its rows, as wj_snapshot wrote them. */
-static int key_in(sp_op *op, wjstate *st, const wjcfg *cfg, sp_rbuf *r)
+/* Row x of side s of key k, restored: filed under its pane. */
+static int keep(void *arg, uint32_t k, int s, sp_jrow *x)
 {
-    int rc, added;
-    wjkey *v = sp_jkeys_restore_key(&st->keys, r, &rc);
-    if (!v) return rc == SPATE_ENOMEM ? nomem(op) : corrupt(op);
-    v->live = 1;
-    uint32_t k = sp_keytable_index(&st->keys.t, v), pi;
-    for (int s = 0; s < 2; s++) {
-        uint64_t n = sp_r_varint(r);
-        for (uint64_t i = 0; i < n && !r->err; i++) {
-            int64_t t = sp_r_i64(r);
-            uint8_t flags = sp_r_u8(r);
-            sp_jrow *x = sp_jrow_read(r, cfg->nv[s], st->scratch[s], t, &rc);
-            if (!x) return rc == SPATE_ENOMEM ? nomem(op) : corrupt(op);
-            x->flags = flags & SP_JROW_OLD;
-            if (file_row(st, cfg, k, s, x, &pi, &added)) {
-                free(x);
-                return nomem(op);
-            }
-        }
-    }
-    return r->err ? corrupt(op) : 0;
+    const sp_op *op = arg;
+    uint32_t pi;
+    int added;
+    return file_row(op->st, op->node->cfg, k, s, x, &pi, &added) ? SPATE_ENOMEM : 0;
+}
+
+/* The rows of key k, as key_out wrote them. */
+static int key_in(sp_rbuf *r, uint32_t k, void *arg)
+{
+    const sp_op *op = arg;
+    wjstate *st = op->st;
+    const wjcfg *cfg = op->node->cfg;
+    key_at(st, k)->live = 1;
+    return sp_jsides_read(r, k, cfg->j.nv, st->scratch, SP_JROW_OLD, keep, arg);
 }
 
 /* After every key: the windows of the restored panes, from their first panes. Panes
@@ -558,19 +474,13 @@ static int restore_done(sp_op *op, wjstate *st, const wjcfg *cfg)
 static int wj_restore(sp_op *op, sp_state_in *s)
 {
     wjstate *st = op->st;
-    const wjcfg *cfg = op->node->cfg;
-    sp_rbuf r;
-    int g, rc = sp_state_instance_in(s, &r) ? header_in(op, st, &r) : 0;
-    while (!rc && sp_state_next_group(s, &g, &r)) {
-        rc = header_in(op, st, &r);
-        while (!rc && r.pos < r.len) rc = key_in(op, st, cfg, &r);
-    }
-    return rc ? rc : restore_done(op, st, cfg);
+    int rc = sp_jkeys_restore(&st->keys, s, WJ_VERSION, &st->wm, key_in, op);
+    return rc ? sp_jfail(op, rc) : restore_done(op, st, op->node->cfg);
 }
 
 static const sp_op_class window_join_class = {
     .name = "window_join", .open = wj_open, .push = wj_push, .watermark = wj_watermark,
-    .snapshot = wj_snapshot, .restore = wj_restore, .close = wj_close, .cfg_free = wjcfg_free,
+    .snapshot = wj_snapshot, .restore = wj_restore, .close = wj_close, .cfg_free = sp_jcfg_free,
 };
 
 /* ---------------------------------------------------------------- building */
@@ -595,26 +505,6 @@ static int check_spec(const spate_window_spec *w, const char *what)
     return 0;
 }
 
-/* key, window_start, window_end, left values, right values (renamed on a clash). */
-static spate_schema *output_schema(const spate_stream *l, const spate_stream *r, int *rc)
-{
-    spate_schema *s = spate_schema_new();
-    *rc = s ? 0 : sp_err(SPATE_ENOMEM, "out of memory");
-    for (int c = 0; c < l->nkeys && !*rc; c++)
-        *rc = spate_schema_add(s, l->schema->f[c].name, l->schema->f[c].type);
-    if (!*rc) *rc = sp_jschema_add_unique(s, "window_start", SPATE_TIMESTAMP);
-    if (!*rc) *rc = sp_jschema_add_unique(s, "window_end", SPATE_TIMESTAMP);
-    for (int c = l->nkeys; c < l->schema->n && !*rc; c++)
-        *rc = sp_jschema_add_unique(s, l->schema->f[c].name, l->schema->f[c].type);
-    for (int c = r->nkeys; c < r->schema->n && !*rc; c++)
-        *rc = sp_jschema_add_unique(s, r->schema->f[c].name, r->schema->f[c].type);
-    if (*rc) {
-        spate_schema_free(s);
-        return NULL;
-    }
-    return s;
-}
-
 int spate_window_join(spate_stream *left, spate_stream *right, spate_join_kind kind,
                       const struct spate_window_spec *w, const char *left_time,
                       const char *right_time, spate_stream **out)
@@ -630,30 +520,14 @@ int spate_window_join(spate_stream *left, spate_stream *right, spate_join_kind k
     if (tl < 0) return tl;
     int tr = sp_jtime_column(right, right_time, what, "right");
     if (tr < 0) return tr;
-    spate_schema *schema = output_schema(left, right, &rc);
+    static const char *const wcols[] = {"window_start", "window_end"};
+    spate_schema *schema = sp_jschema_out(left, right, wcols, 2, &rc);
     if (!schema) return rc;
-    wjcfg *cfg = calloc(1, sizeof *cfg);
-    if (cfg) {
-        cfg->kind = kind;
-        cfg->a = a;
-        cfg->nkeys = left->nkeys;
-        cfg->nv[0] = left->schema->n - left->nkeys;
-        cfg->nv[1] = right->schema->n - right->nkeys;
-        cfg->tcol[0] = tl;
-        cfg->tcol[1] = tr;
-        cfg->key_schema = sp_jschema_slice(left, 0, left->nkeys);
-        cfg->vals[0] = sp_jschema_slice(left, left->nkeys, left->schema->n);
-        cfg->vals[1] = sp_jschema_slice(right, right->nkeys, right->schema->n);
-    }
-    if (!cfg || !cfg->key_schema || !cfg->vals[0] || !cfg->vals[1]) {
-        wjcfg_free(cfg);
+    wjcfg *cfg = sp_jcfg_new(sizeof *cfg, left, right, kind, tl, tr);
+    if (!cfg) {
         spate_schema_free(schema);
-        return sp_err(SPATE_ENOMEM, "out of memory");
+        return SPATE_ENOMEM;
     }
-    spate_stream *in[2] = {left, right};
-    sp_exchange ex[2] = {left->partitioned ? SP_EX_FORWARD : SP_EX_HASH,
-                         right->partitioned ? SP_EX_FORWARD : SP_EX_HASH};
-    rc = sp_node_add(left->ctx, &window_join_class, cfg, schema, left->nkeys, 2, in, ex, 0, out);
-    if (!rc) (*out)->partitioned = 1;
-    return rc;
+    cfg->a = a;
+    return sp_jnode_add(left, right, &window_join_class, cfg, schema, out);
 }
