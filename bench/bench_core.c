@@ -35,8 +35,6 @@
 #define BENCH_NAME "bench_core"
 #include "bench.h"
 
-#include "core/hash.h"
-
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,36 +42,12 @@
 #include <string.h>
 #include <time.h>
 
-enum { BLOCK = 1024 };                   /* rows per column array: the engine's batch.rows */
-enum { COL_SEQ, COL_KEY, COL_VALUE, COL_TS }; /* generator schema */
 
-/* Generator options the bench passes explicitly, and the salt private to generator.c. */
-#define GEN_SEED 42
-#define GEN_START_MS 1700000000000LL
+/* The generator's interval the bench passes (seed and start: bench.h). */
 #define GEN_INTERVAL_MS 1
-#define GEN_VALUE_SALT 0x5bd1e9955bd1e995ULL
 
 #define CHECK_EVENTS 100000
 #define CHECK_INTERVAL_MS 3600000 /* one micro-batch for the whole check run */
-
-/* ------------------------------------------------------------------ helpers */
-
-
-
-
-
-/* Makes the compiler store everything reachable from p; emits no instruction. */
-static inline void clobber(const void *p)
-{
-    __asm__ volatile("" : : "r"(p) : "memory");
-}
-
-static uint64_t double_bits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return u;
-}
 
 /* ------------------------------------------------------- hand-written side */
 
@@ -86,16 +60,6 @@ typedef struct share {
     uint64_t rows_out; /* output rows */
     uint64_t sum;      /* order-independent checksum of the output rows */
 } share;
-
-typedef struct gen_cols {
-    int64_t seq[BLOCK], key[BLOCK], ts[BLOCK];
-    double value[BLOCK];
-} gen_cols;
-
-typedef struct proj_cols {
-    int64_t key[BLOCK];
-    double v2[BLOCK];
-} proj_cols;
 
 typedef struct slot {
     int64_t key;
@@ -111,84 +75,50 @@ typedef struct count_table {
 static uint32_t block_rows(const share *s, int64_t next)
 {
     int64_t left = (s->count - next + s->step - 1) / s->step;
-    return left < BLOCK ? (uint32_t)left : BLOCK;
+    return left < BENCH_BLOCK ? (uint32_t)left : BENCH_BLOCK;
 }
 
-/* The generator's rows next, next + step, ...: one loop per column, as generator.c. */
-static void gen_fill(gen_cols *g, int64_t next, int64_t step, uint32_t m, uint64_t keys)
+static void emit_gen(share *s, const bench_gen_cols *g, uint32_t m)
 {
-    const uint64_t seed = GEN_SEED;
-    const int64_t start_us = GEN_START_MS * 1000, interval_us = GEN_INTERVAL_MS * 1000;
-    for (uint32_t j = 0; j < m; j++) g->seq[j] = next + (int64_t)j * step;
-    for (uint32_t j = 0; j < m; j++)
-        g->key[j] = (int64_t)(sp_hash_u64(seed, (uint64_t)g->seq[j]) % keys);
-    for (uint32_t j = 0; j < m; j++)
-        g->value[j] = (double)(sp_hash_u64(seed ^ GEN_VALUE_SALT, (uint64_t)g->seq[j]) >> 11) *
-                      (100.0 / 9007199254740992.0);
-    for (uint32_t j = 0; j < m; j++) g->ts[j] = start_us + g->seq[j] * interval_us;
-}
-
-/* Checksum of one output row: the same fold as fold_rows applies to engine rows. */
-static uint64_t row_hash(const uint64_t *cells, int n)
-{
-    uint64_t h = 0;
-    for (int c = 0; c < n; c++) h = sp_hash_u64(h, cells[c]);
-    return h;
-}
-
-static void emit_gen(share *s, const gen_cols *g, uint32_t m)
-{
-    clobber(g);
+    bench_clobber(g);
     s->rows_out += m;
     for (uint32_t j = 0; s->check && j < m; j++) {
-        uint64_t row[] = {(uint64_t)g->seq[j], (uint64_t)g->key[j], double_bits(g->value[j]),
-                          (uint64_t)g->ts[j]};
-        s->sum += row_hash(row, 4);
+        uint64_t row[] = {(uint64_t)g->seq[j], (uint64_t)g->key[j],
+                          bench_double_bits(g->value[j]), (uint64_t)g->ts[j]};
+        s->sum += bench_row_hash(row, 4);
     }
 }
 
 static void loop_pass_through(share *s)
 {
-    gen_cols *g = xcalloc(1, sizeof *g);
-    for (int64_t next = s->first; next < s->count; next += (int64_t)BLOCK * s->step) {
+    bench_gen_cols *g = xcalloc(1, sizeof *g);
+    for (int64_t next = s->first; next < s->count; next += (int64_t)BENCH_BLOCK * s->step) {
         uint32_t m = block_rows(s, next);
-        gen_fill(g, next, s->step, m, s->keys);
+        bench_gen_fill(g, next, s->step, m, s->keys, GEN_INTERVAL_MS * 1000);
         emit_gen(s, g, m);
     }
     free(g);
 }
 
-/* Keeps value < 50 and projects (key, value * 2) without a branch per row. */
-static uint32_t filter_project(const gen_cols *g, proj_cols *p, uint32_t m)
+static void emit_proj(share *s, const bench_proj_cols *p, uint32_t n)
 {
-    uint32_t n = 0;
-    for (uint32_t j = 0; j < m; j++) {
-        p->key[n] = g->key[j];
-        p->v2[n] = g->value[j] * 2.0;
-        n += g->value[j] < 50.0;
-    }
-    return n;
-}
-
-static void emit_proj(share *s, const proj_cols *p, uint32_t n)
-{
-    clobber(p);
+    bench_clobber(p);
     s->rows_out += n;
     for (uint32_t j = 0; s->check && j < n; j++) {
-        uint64_t row[] = {(uint64_t)p->key[j], double_bits(p->v2[j])};
-        s->sum += row_hash(row, 2);
+        uint64_t row[] = {(uint64_t)p->key[j], bench_double_bits(p->v2[j])};
+        s->sum += bench_row_hash(row, 2);
     }
 }
 
 static void loop_filter_map(share *s)
 {
-    gen_cols *g = xcalloc(1, sizeof *g);
-    proj_cols *p = xcalloc(1, sizeof *p);
-    for (int64_t next = s->first; next < s->count; next += (int64_t)BLOCK * s->step) {
+    bench_gen_cols *g = xcalloc(1, sizeof *g);
+    bench_proj_cols *p = xcalloc(1, sizeof *p);
+    for (int64_t next = s->first; next < s->count; next += (int64_t)BENCH_BLOCK * s->step) {
         uint32_t m = block_rows(s, next);
-        gen_fill(g, next, s->step, m, s->keys);
-        clobber(g);
-        emit_proj(s, p, filter_project(g, p, m));
+        bench_gen_fill(g, next, s->step, m, s->keys, GEN_INTERVAL_MS * 1000);
+        bench_clobber(g);
+        emit_proj(s, p, bench_filter_project(g, p, m));
     }
     free(p);
     free(g);
@@ -219,21 +149,21 @@ static void table_flush(count_table *t, share *s)
         if (!e->count) continue;
         uint64_t row[] = {(uint64_t)e->key, (uint64_t)e->count};
         s->rows_out++;
-        if (s->check) s->sum += row_hash(row, 2);
+        if (s->check) s->sum += bench_row_hash(row, 2);
         e->count = 0;
     }
 }
 
 static void loop_keyed_count(share *s)
 {
-    gen_cols *g = xcalloc(1, sizeof *g);
+    bench_gen_cols *g = xcalloc(1, sizeof *g);
     count_table t;
     table_init(&t, s->keys);
     int64_t due = now_ns() + NS_PER_S;
-    for (int64_t next = s->first; next < s->count; next += (int64_t)BLOCK * s->step) {
+    for (int64_t next = s->first; next < s->count; next += (int64_t)BENCH_BLOCK * s->step) {
         uint32_t m = block_rows(s, next);
-        gen_fill(g, next, s->step, m, s->keys);
-        clobber(g);
+        bench_gen_fill(g, next, s->step, m, s->keys, GEN_INTERVAL_MS * 1000);
+        bench_clobber(g);
         for (uint32_t j = 0; j < m; j++) table_add(&t, g->key[j]);
         if (!s->check && now_ns() >= due) { /* a check run is one micro-batch */
             table_flush(&t, s);
@@ -294,40 +224,6 @@ static spate_stream *build_filter_map(spate_stream *src)
     return m;
 }
 
-/* The same filter and projection as batch-at-a-time callbacks over column arrays. */
-static int keep_low_cols(const spate_cols *in, uint8_t *keep, void *ud)
-{
-    (void)ud;
-    const double *v = spate_cols_double(in, COL_VALUE);
-    for (size_t i = 0, n = spate_cols_count(in); i < n; i++) keep[i] = v[i] < 50.0;
-    return 0;
-}
-
-static int project_cols(const spate_cols *in, spate_cols *out, void *ud)
-{
-    (void)ud;
-    const int64_t *key = spate_cols_int64(in, COL_KEY);
-    const double *v = spate_cols_double(in, COL_VALUE);
-    int64_t *ok_key = spate_cols_out_int64(out, 0);
-    double *v2 = spate_cols_out_double(out, 1);
-    for (size_t i = 0, n = spate_cols_count(in); i < n; i++) {
-        ok_key[i] = key[i];
-        v2[i] = v[i] * 2.0;
-    }
-    return 0;
-}
-
-static spate_stream *build_filter_map_batch(spate_stream *src)
-{
-    spate_stream *f, *m;
-    spate_schema *schema;
-    ok(spate_filter_batch(src, keep_low_cols, NULL, &f), "filter_batch");
-    ok(spate_schema_parse("key BIGINT, v2 DOUBLE", &schema), "schema");
-    ok(spate_map_batch(f, schema, project_cols, NULL, &m), "map_batch");
-    spate_schema_free(schema);
-    return m;
-}
-
 static spate_stream *build_keyed_count(spate_stream *src)
 {
     static const char *const key[] = {"key"};
@@ -353,9 +249,9 @@ static int fold_rows(const spate_rows *rs, int64_t time_ms, void *ud)
         ok(spate_rows_get(rs, i, &r), "rows_get");
         for (int c = 0; c < ncols; c++)
             cells[c] = spate_schema_type(schema, c) == SPATE_FLOAT64
-                           ? double_bits(spate_row_double(&r, c))
+                           ? bench_double_bits(spate_row_double(&r, c))
                            : (uint64_t)spate_row_int(&r, c);
-        j->sum += row_hash(cells, ncols);
+        j->sum += bench_row_hash(cells, ncols);
     }
     j->rows += n;
     return 0;
@@ -381,8 +277,8 @@ static spate_stream *open_generator(spate_ctx *ctx, int64_t events, int64_t keys
     char count[24], nkeys[24], seed[24], start[24], interval[24];
     snprintf(count, sizeof count, "%" PRId64, events);
     snprintf(nkeys, sizeof nkeys, "%" PRId64, keys);
-    snprintf(seed, sizeof seed, "%d", GEN_SEED);
-    snprintf(start, sizeof start, "%lld", GEN_START_MS);
+    snprintf(seed, sizeof seed, "%d", BENCH_GEN_SEED);
+    snprintf(start, sizeof start, "%lld", BENCH_GEN_START_MS);
     snprintf(interval, sizeof interval, "%dms", GEN_INTERVAL_MS);
     const char *opts[] = {"count", count, "keys", nkeys, "seed", seed, "start", start,
                           "interval", interval, NULL};
@@ -447,7 +343,7 @@ static double run_baseline(job *j)
 static const bench_case cases[] = {
     {"pass-through", 200000000, 1000, 0, build_pass_through, loop_pass_through},
     {"filter-map", 50000000, 1000, 0, build_filter_map, loop_filter_map},
-    {"filter-map-cols", 50000000, 1000, 0, build_filter_map_batch, loop_filter_map},
+    {"filter-map-cols", 50000000, 1000, 0, bench_build_filter_project, loop_filter_map},
     {"keyed-count", 50000000, 10000, 1000, build_keyed_count, loop_keyed_count},
 };
 

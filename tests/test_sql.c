@@ -411,8 +411,8 @@ static void test_sql_oracle_hop(void)
 {
     oracle_case(50, "2",
                 "SELECT k, window_start, window_end, COUNT(*) AS n, MIN(v) AS lo "
-                "FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) "
-                "GROUP BY k, window_start, window_end",
+                "FROM TABLE(HOP(TABLE t, DESCRIPTOR(ts), INTERVAL '5' SECOND, "
+                "INTERVAL '10' SECOND)) GROUP BY k, window_start, window_end",
                 0,
                 "SELECT k, " ISO("ws") ", " ISO("ws + 10000000") ", COUNT(*), MIN(v) FROM ("
                 "SELECT k, v, ts / 5000000 * 5000000 AS ws FROM t UNION ALL "
@@ -468,8 +468,8 @@ static void test_sql_oracle_dedup(void)
                 "SELECT k, v, ts FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) "
                 "AS rn FROM t) WHERE rn = 1",
                 0,
-                "SELECT k, v, strftime('%Y-%m-%dT%H:%M:%fZ', ts / 1000000.0, 'unixepoch') FROM t WHERE ts IN (SELECT MIN(ts) FROM t "
-                "GROUP BY k)");
+                "SELECT k, v, strftime('%Y-%m-%dT%H:%M:%fZ', ts / 1000000.0, 'unixepoch') "
+                "FROM t WHERE ts IN (SELECT MIN(ts) FROM t GROUP BY k)");
     oracle_case(91, "2",
                 "SELECT k, v FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts DESC) "
                 "AS rn FROM t) WHERE rn = 1",
@@ -689,8 +689,8 @@ static void test_sql_more_aggregates(void)
 static void test_sql_generator_limit(void)
 {
     result r = run_sql("SET workers = 1;"
-                       "CREATE SOURCE g (twice AS seq * 2) WITH (connector = 'generator', "
-                       "count = '10');"
+                       "CREATE SOURCE g (seq BIGINT, key BIGINT, value DOUBLE, ts TIMESTAMP, "
+                       "twice AS seq * 2) WITH (connector = 'generator', count = '10');"
                        "SELECT seq, twice FROM g WHERE seq >= 7;");
     CHECK_EQ_INT(r.rc, 0);
     if (r.out) CHECK_EQ_STR(r.out, "seq,twice\n7,14\n8,16\n9,18\n");
@@ -777,6 +777,9 @@ static void test_sql_error_options(void)
     check_error("CREATE SOURCE s (a INT) WITH (connector = 'files');",
                 "needs the option 'path'");
     check_error("CREATE SINK k WITH (format = 'csv');", "has no connector option");
+    check_error("CREATE SOURCE g (seq INT) WITH (connector = 'generator');",
+                "connector 'generator' has a fixed schema: (seq BIGINT, key BIGINT, "
+                "value DOUBLE, ts TIMESTAMP)");
     check_error("SET worker = 2;", "unknown option 'worker'");
     check_error("SET workers = 'many';", "error:");
     check_error("SET TIME ZONE 'Mars/Olympus';", "unknown time zone 'Mars/Olympus'");

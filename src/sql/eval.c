@@ -1379,8 +1379,10 @@ int sq_program_filter(const spate_cols *in, uint8_t *keep, void *ud)
     if (rc || (rc = sq_eval(&r, p->exprs[0], &v))) return eval_failed(rc);
     size_t s = STRIDE(&v), ns = NSTRIDE(&v);
     const uint8_t *nl = NULLS(&v);
+    /* & of two comparisons, not &&: no branch on a predicate that is true for a
+     * random share of the rows (bench_sql measured 1.6x the C API with &&) */
     for (size_t i = 0; i < r.n; i++)
-        keep[i] = v.v.b[i * s] && !nl[i * ns];
+        keep[i] = (uint8_t)((v.v.b[i * s] != 0) & (nl[i * ns] == 0));
     return 0;
 }
 

@@ -60,21 +60,21 @@ typedef struct live_row {
 struct sq_live {
     FILE *out;
     int changelog;
-    int ncols;             /* shown columns: a changelog's op column is not shown */
+    int ncols; /* shown columns: a changelog's op column is not shown */
     char **names;
     spate_type *types;
-    spate_str *tmp;        /* cells of the row being taken */
-    char (*scratch)[64];   /* their text when it is a number or a timestamp */
-    const char *ellipsis;  /* one column wide */
+    spate_str *tmp;       /* cells of the row being taken */
+    char (*scratch)[64];  /* their text when it is a number or a timestamp */
+    const char *ellipsis; /* one column wide */
 
     pthread_mutex_t mu;
     pthread_cond_t wake;
     pthread_t drawer;
     int drawer_on, stop;
     int dirty;
-    int64_t drawn_ms;      /* monotonic time of the last frame */
-    int drawn_lines;       /* lines of the last frame, to move up over */
-    time_t updated;        /* wall-clock time of the last change (0: none yet) */
+    int64_t drawn_ms; /* monotonic time of the last frame */
+    int drawn_lines;  /* lines of the last frame, to move up over */
+    time_t updated;   /* wall-clock time of the last change (0: none yet) */
     sp_buf frame;
 
     /* Changelog: the rows in order, NULL where one was removed, with the hash
@@ -82,10 +82,10 @@ struct sq_live {
     live_row **slot;
     size_t nslots, capslots, nlive;
     size_t *bucket;
-    size_t nbuckets;       /* a power of two, >= capslots */
-    size_t hole;           /* slot freed by the last -U, for its +U */
+    size_t nbuckets; /* a power of two, >= capslots */
+    size_t hole;     /* slot freed by the last -U, for its +U */
     size_t head;
-    uint64_t total;        /* append-only: rows received */
+    uint64_t total; /* append-only: rows received */
 };
 
 static int64_t now_ms(void)
@@ -124,14 +124,16 @@ static void term_size(FILE *out, int *cols, int *lines)
 
 /* ------------------------------------------------------------ cell texts */
 
-
 /* Decodes the UTF-8 character at s[i] (n bytes in all): its length, and its code
  * point in *cp or -1 when the bytes are not valid UTF-8 (then the length is 1). */
 static size_t utf8_next(const char *s, size_t n, size_t i, long *cp)
 {
     unsigned char c = (unsigned char)s[i];
-    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3
-                           : c >= 0xF0 && c < 0xF5 ? 4 : 0;
+    size_t len = c < 0x80                ? 1
+                 : c >= 0xC2 && c < 0xE0 ? 2
+                 : c >= 0xE0 && c < 0xF0 ? 3
+                 : c >= 0xF0 && c < 0xF5 ? 4
+                                         : 0;
     long v = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
     if (!len || i + len > n) {
         *cp = -1;
@@ -188,7 +190,8 @@ static spate_str shown_text(spate_str s)
 
 static void put_spaces(sp_buf *b, int n)
 {
-    for (int i = 0; i < n; i++) sp_buf_putc(b, ' ');
+    for (int i = 0; i < n; i++)
+        sp_buf_putc(b, ' ');
 }
 
 /* Appends s in exactly w columns: padded (on the left when right), or cut with
@@ -204,8 +207,10 @@ static void put_cell(sq_live *l, spate_str s, int w, int right)
         size_t n = utf8_next(s.ptr, s.len, i, &cp);
         int cw = printable(cp) ? cp_width(cp) : 1;
         if (used + cw > room) break;
-        if (printable(cp)) sp_buf_put(b, s.ptr + i, n);
-        else sp_buf_putc(b, '?');
+        if (printable(cp))
+            sp_buf_put(b, s.ptr + i, n);
+        else
+            sp_buf_putc(b, '?');
         used += cw;
         i += n;
     }
@@ -224,8 +229,11 @@ static live_row *row_take(sq_live *l, const spate_row *r)
     int first = l->changelog;
     size_t bytes = 0;
     for (int c = 0; c < l->ncols; c++) {
-        if (spate_row_is_null(r, c + first)) l->tmp[c] = (spate_str){NULL, 0};
-        else l->tmp[c] = sq_value_text(r, c + first, l->types[c], l->scratch[c], sizeof l->scratch[c]);
+        if (spate_row_is_null(r, c + first))
+            l->tmp[c] = (spate_str){NULL, 0};
+        else
+            l->tmp[c] =
+                sq_value_text(r, c + first, l->types[c], l->scratch[c], sizeof l->scratch[c]);
         bytes += l->tmp[c].len;
     }
     size_t head = sizeof(live_row) + (size_t)l->ncols * sizeof(spate_str);
@@ -264,7 +272,8 @@ static void index_link(sq_live *l, size_t i)
 
 static void index_rebuild(sq_live *l)
 {
-    for (size_t i = 0; i < l->nbuckets; i++) l->bucket[i] = NONE;
+    for (size_t i = 0; i < l->nbuckets; i++)
+        l->bucket[i] = NONE;
     for (size_t i = 0; i < l->nslots; i++)
         if (l->slot[i]) index_link(l, i);
 }
@@ -366,7 +375,8 @@ static size_t shown_rows(const sq_live *l, const live_row **rows, size_t max)
         return n;
     }
     size_t skip = l->nslots > max ? l->nslots - max : 0;
-    for (size_t i = skip; i < l->nslots; i++) rows[n++] = l->slot[(l->head + i) % LIVE_KEEP];
+    for (size_t i = skip; i < l->nslots; i++)
+        rows[n++] = l->slot[(l->head + i) % LIVE_KEEP];
     return n;
 }
 
@@ -374,7 +384,8 @@ static void put_rule(sq_live *l, const int *w, int ncols)
 {
     for (int c = 0; c < ncols; c++) {
         sp_buf_putc(&l->frame, '+');
-        for (int i = 0; i < w[c] + 2; i++) sp_buf_putc(&l->frame, '-');
+        for (int i = 0; i < w[c] + 2; i++)
+            sp_buf_putc(&l->frame, '-');
     }
     sp_buf_put(&l->frame, "+\n", 2);
 }
@@ -434,14 +445,16 @@ static void draw(sq_live *l)
     }
     /* Too many columns even at one character each: the last ones are left out. */
     int ncols = l->ncols;
-    while (ncols > 1 && width > cols - 1) width -= w[--ncols] + 3;
+    while (ncols > 1 && width > cols - 1)
+        width -= w[--ncols] + 3;
 
     l->frame.len = 0;
     if (l->drawn_lines > 0) sp_buf_printf(&l->frame, "\r\033[%dA\033[J", l->drawn_lines);
     put_rule(l, w, ncols);
     put_line(l, w, ncols, names, 1);
     put_rule(l, w, ncols);
-    for (size_t i = 0; i < n; i++) put_line(l, w, ncols, rows[i]->cell, 0);
+    for (size_t i = 0; i < n; i++)
+        put_line(l, w, ncols, rows[i]->cell, 0);
     put_rule(l, w, ncols);
 
     /* The status line, cut to the width too. */
@@ -535,7 +548,8 @@ int sq_live_new(FILE *out, const spate_schema *schema, int changelog, sq_live **
         return 0;
     }
     if (cond) pthread_cond_destroy(&l->wake);
-    for (int c = 0; l->names && c < l->ncols; c++) free(l->names[c]);
+    for (int c = 0; l->names && c < l->ncols; c++)
+        free(l->names[c]);
     free(l->names);
     free(l->types);
     free(l->tmp);
@@ -562,8 +576,10 @@ int sq_live_write(const spate_rows *rows, int64_t time_ms, void *ud)
             rc = changelog_apply(l, &r);
         } else {
             live_row *row = row_take(l, &r);
-            if (row) ring_push(l, row);
-            else rc = SPATE_ENOMEM;
+            if (row)
+                ring_push(l, row);
+            else
+                rc = SPATE_ENOMEM;
         }
     }
     if (l->changelog) changelog_compact(l);
@@ -571,8 +587,10 @@ int sq_live_write(const spate_rows *rows, int64_t time_ms, void *ud)
     l->dirty = 1;
     if (!l->drawer_on && !l->stop)
         l->drawer_on = pthread_create(&l->drawer, NULL, drawer_main, l) == 0;
-    if (l->drawer_on) pthread_cond_signal(&l->wake);
-    else draw(l);
+    if (l->drawer_on)
+        pthread_cond_signal(&l->wake);
+    else
+        draw(l);
     pthread_mutex_unlock(&l->mu);
     return rc ? sp_err(rc, "out of memory keeping the results") : 0;
 }
@@ -598,8 +616,10 @@ void sq_live_finish(sq_live *l)
     if (!l) return;
     stop_drawer(l);
     pthread_mutex_lock(&l->mu);
-    if (l->dirty || !l->drawn_lines) draw(l);
-    else fputs("\r\033[K", l->out);
+    if (l->dirty || !l->drawn_lines)
+        draw(l);
+    else
+        fputs("\r\033[K", l->out);
     fflush(l->out);
     pthread_mutex_unlock(&l->mu);
 }
@@ -609,10 +629,12 @@ void sq_live_free(sq_live *l)
     if (!l) return;
     stop_drawer(l);
     size_t cap = l->changelog ? l->nslots : LIVE_KEEP;
-    for (size_t i = 0; l->slot && i < cap; i++) free(l->slot[i]);
+    for (size_t i = 0; l->slot && i < cap; i++)
+        free(l->slot[i]);
     free(l->slot);
     free(l->bucket);
-    for (int c = 0; c < l->ncols; c++) free(l->names[c]);
+    for (int c = 0; c < l->ncols; c++)
+        free(l->names[c]);
     free(l->names);
     free(l->types);
     free(l->tmp);

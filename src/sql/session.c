@@ -380,6 +380,37 @@ static void list_connectors(char *dst, size_t cap, int sinks)
     }
 }
 
+/* Columns declared for a fixed-schema connector (generator) must be its own, in
+ * its order: then they document the source and the schema stays the connector's. */
+static int check_fixed_schema(sq_obj *o, const sq_stmt *st, const sp_source_class *c,
+                              sq_error *err)
+{
+    spate_schema *fixed = c->fixed_schema();
+    if (!fixed) return sp_err(SPATE_ENOMEM, "out of memory");
+    int n = spate_schema_count(fixed), same = n == spate_schema_count(o->schema);
+    for (int i = 0; same && i < n; i++)
+        same = strcasecmp(spate_schema_name(fixed, i), spate_schema_name(o->schema, i)) == 0 &&
+               spate_schema_type(fixed, i) == spate_schema_type(o->schema, i);
+    char cols[256];
+    size_t len = 0;
+    cols[0] = 0;
+    for (int i = 0; i < n && len < sizeof cols; i++)
+        len += (size_t)snprintf(cols + len, sizeof cols - len, "%s%s %s", i ? ", " : "",
+                                spate_schema_name(fixed, i),
+                                spate_type_name(spate_schema_type(fixed, i)));
+    spate_schema_free(fixed);
+    if (!same) {
+        sq_fail(err, st->name_pos, SPATE_ETYPE,
+                "connector '%s' has a fixed schema: (%s)", c->name, cols);
+        snprintf(err->hint, sizeof err->hint,
+                 "declare exactly those columns, or none (computed columns may follow)");
+        return SPATE_ETYPE;
+    }
+    spate_schema_free(o->schema);
+    o->schema = NULL;
+    return 0;
+}
+
 /* Validates the WITH options of a source, table or sink and stores them in o. */
 static int take_options(sq_obj *o, const sq_stmt *st, sq_error *err)
 {
@@ -415,6 +446,10 @@ static int take_options(sq_obj *o, const sq_stmt *st, sq_error *err)
             return sq_fail(err, st->name_pos, SPATE_EINVAL,
                            "%s '%s' needs a column list: connector '%s' has no fixed schema",
                            kind_name(o->kind), o->name, c->name);
+        if (c->fixed_schema && o->schema) {
+            int rc = check_fixed_schema(o, st, c, err);
+            if (rc) return rc;
+        }
     }
     o->connector = strdup(conn->value);
     o->kv = calloc((size_t)(2 * st->noptions + 1), sizeof *o->kv);
