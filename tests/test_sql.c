@@ -825,6 +825,22 @@ static void test_sql_show_describe_explain(void)
     scratch_remove();
 }
 
+/* Two references to one source in a job read one source node (fan-out). */
+static void test_sql_source_shared(void)
+{
+    result r = run_sql("CREATE SOURCE s (k STRING, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH "
+                       "(connector = 'files', path = '/nonexistent', format = 'csv');"
+                       "CREATE VIEW a AS SELECT k, ts FROM s WHERE k = 'a';"
+                       "EXPLAIN SELECT a.k, b.ts FROM a JOIN s AS b ON a.k = b.k AND "
+                       "b.ts BETWEEN a.ts AND a.ts + INTERVAL '1' MINUTE;");
+    CHECK_EQ_INT(r.rc, 0);
+    int sources = 0;
+    for (const char *p = r.out; p && (p = strstr(p, "Source s:")); p++) sources++;
+    CHECK_EQ_INT(sources, 1);
+    CHECK(r.out && strstr(r.out, "IntervalJoin"));
+    result_free(&r);
+}
+
 static void test_sql_insert_casts_to_sink_columns(void)
 {
     scratch_make();
@@ -879,6 +895,7 @@ const sp_test tests_sql[] = {
     {"sql_error_options", test_sql_error_options},
     {"sql_error_unknown_table_and_function", test_sql_error_unknown_table_and_function},
     {"sql_show_describe_explain", test_sql_show_describe_explain},
+    {"sql_source_shared", test_sql_source_shared},
     {"sql_insert_casts_to_sink_columns", test_sql_insert_casts_to_sink_columns},
     {NULL, NULL},
 };

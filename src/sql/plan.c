@@ -443,9 +443,34 @@ static int add_watermark(planner *p, const sq_obj *o, rel *r)
     return rc;
 }
 
+/* Remembers that o is open on p's context as the stream of r. */
+static int remember_source(planner *p, const sq_obj *o, int bounded, const rel *r)
+{
+    sq_plan_env *pe = p->pe;
+    if (pe->nsrcs == pe->capsrcs) {
+        int cap = pe->capsrcs ? 2 * pe->capsrcs : 8;
+        sq_src_use *n = realloc(pe->srcs, (size_t)cap * sizeof *n);
+        if (!n) return nomem(p);
+        pe->srcs = n;
+        pe->capsrcs = cap;
+    }
+    pe->srcs[pe->nsrcs++] = (sq_src_use){p->ctx, o, bounded, r->s, r->time_col, r->proc_col};
+    return 0;
+}
+
+/* Every reference to a source in one job reads one source node: the stream fans
+ * out to each query using it (two INSERTs from one source read it once). */
 static int open_source(planner *p, const sq_obj *o, const char *qual, sq_pos pos, int bounded,
                        rel *r)
 {
+    for (int i = 0; i < p->pe->nsrcs; i++) {
+        const sq_src_use *u = &p->pe->srcs[i];
+        if (u->ctx != p->ctx || u->obj != o || u->bounded != bounded) continue;
+        int rc = rel_from_stream(p, u->s, qual, r);
+        r->time_col = u->time_col;
+        r->proc_col = u->proc_col;
+        return rc;
+    }
     const char **kv = source_options(p, o, bounded || p->pe->opts->once, pos);
     if (!kv) return nomem(p);
     if (p->pe->opts->once && strcmp(o->connector, "generator") == 0) {
@@ -468,7 +493,7 @@ static int open_source(planner *p, const sq_obj *o, const char *qual, sq_pos pos
     rc = rel_from_stream(p, s, qual, r);
     if (!rc) rc = add_computed(p, o, r);
     if (!rc) rc = add_watermark(p, o, r);
-    return rc;
+    return rc ? rc : remember_source(p, o, bounded, r);
 }
 
 /* ------------------------------------------------------------ FROM */

@@ -65,6 +65,16 @@ int sq_live_write(const spate_rows *rows, int64_t time_ms, void *ud);
 void sq_live_finish(sq_live *l);
 void sq_live_free(sq_live *l);
 
+/* A source already opened on a context: later references to it in the same job
+ * read the same stream instead of opening the source again. */
+typedef struct sq_src_use {
+    const spate_ctx *ctx;
+    const sq_obj *obj;
+    int bounded;
+    spate_stream *s; /* after computed columns and the watermark */
+    int time_col, proc_col;
+} sq_src_use;
+
 /* What planning needs from the session. */
 typedef struct sq_plan_env {
     sq_session_opts *opts;
@@ -75,6 +85,8 @@ typedef struct sq_plan_env {
     FILE *explain;         /* plan description (NULL: none) */
     sq_printer **printers; /* bare SELECT printers, in statement order */
     int nprinters, capprinters;
+    sq_src_use *srcs; /* sources opened so far (free() after planning) */
+    int nsrcs, capsrcs;
 } sq_plan_env;
 
 /* Adds the dataflow of one INSERT or SELECT statement to ctx. Errors fill err. */

@@ -382,8 +382,7 @@ static void list_connectors(char *dst, size_t cap, int sinks)
 
 /* Columns declared for a fixed-schema connector (generator) must be its own, in
  * its order: then they document the source and the schema stays the connector's. */
-static int check_fixed_schema(sq_obj *o, const sq_stmt *st, const sp_source_class *c,
-                              sq_error *err)
+static int check_fixed_schema(sq_obj *o, const sq_stmt *st, const sp_source_class *c, sq_error *err)
 {
     spate_schema *fixed = c->fixed_schema();
     if (!fixed) return sp_err(SPATE_ENOMEM, "out of memory");
@@ -400,8 +399,8 @@ static int check_fixed_schema(sq_obj *o, const sq_stmt *st, const sp_source_clas
                                 spate_type_name(spate_schema_type(fixed, i)));
     spate_schema_free(fixed);
     if (!same) {
-        sq_fail(err, st->name_pos, SPATE_ETYPE,
-                "connector '%s' has a fixed schema: (%s)", c->name, cols);
+        sq_fail(err, st->name_pos, SPATE_ETYPE, "connector '%s' has a fixed schema: (%s)", c->name,
+                cols);
         snprintf(err->hint, sizeof err->hint,
                  "declare exactly those columns, or none (computed columns may follow)");
         return SPATE_ETYPE;
@@ -692,6 +691,7 @@ static int plan_scratch(sq_session *s, const sq_stmt *st, FILE *explain, sq_erro
     for (int i = 0; i < pe.nprinters; i++)
         sq_printer_free(pe.printers[i]);
     free(pe.printers);
+    free(pe.srcs);
     return rc;
 }
 
@@ -814,6 +814,7 @@ static int build_create(spate_ctx *ctx, void *ud)
         rc = sq_plan_statement(&pe, ctx, s->pending[i], &b->err);
         if (rc) b->failed = s->pending[i];
     }
+    free(pe.srcs);
     s->printers = pe.printers;
     s->nprinters = pe.nprinters;
     s->capprinters = pe.capprinters;
