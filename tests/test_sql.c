@@ -607,6 +607,16 @@ static void test_sql_lookup_join(void)
     check_same(&got, &want, "left lookup join");
     result_free(&r);
     free(text);
+    /* two joins with one table in one job: each loads it with a job of its own */
+    snprintf(script, sizeof script, "%s SELECT n.name FROM s JOIN names n ON s.id = n.id "
+                                    "WHERE s.id = 2; SELECT n.name FROM s JOIN names n "
+                                    "ON s.id = n.id WHERE s.id = 2;", ddl);
+    text = with_dir(script);
+    r = run_sql(text);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_STR(r.out, "name\ntwo\nname\ntwo\n");
+    result_free(&r);
+    free(text);
     scratch_remove();
 }
 

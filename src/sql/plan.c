@@ -1024,14 +1024,23 @@ static int load_table(planner *p, const sq_obj *o, sq_pos pos, lookup *lk)
     if (!rc) rc = spate_ctx_new(conf, &ctx);
     spate_conf_free(conf);
     if (rc) return engine_fail(p, pos, rc);
+    /* The loading job is a context of its own, freed below: its source must not
+     * join the job's list of opened sources (a later context may reuse its
+     * address), nor the job's EXPLAIN. */
+    sq_plan_env saved_pe = *p->pe;
     spate_ctx *saved = p->ctx;
-    FILE *saved_explain = p->pe->explain;
     p->ctx = ctx;
     p->pe->explain = NULL;
+    p->pe->srcs = NULL;
+    p->pe->nsrcs = p->pe->capsrcs = 0;
     rel r;
     rc = open_source(p, o, o->name, pos, 1, &r);
+    free(p->pe->srcs);
     p->ctx = saved;
-    p->pe->explain = saved_explain;
+    p->pe->explain = saved_pe.explain;
+    p->pe->srcs = saved_pe.srcs;
+    p->pe->nsrcs = saved_pe.nsrcs;
+    p->pe->capsrcs = saved_pe.capsrcs;
     if (!rc) rc = spate_sink_callback(r.s, lk_collect, lk);
     if (!rc) rc = spate_ctx_start(ctx);
     if (!rc) rc = spate_ctx_await_termination(ctx, -1);
