@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE /* nftw */
 #include "test.h"
+#include "test_cells.h"
 
 #include "ops/jrows.h"
 #include "spate.h"
@@ -61,29 +62,6 @@ static void lines_free(lines *l)
     pthread_mutex_destroy(&l->mu);
 }
 
-static void render_cell(char *line, size_t cap, const spate_row *r, spate_type t, int c)
-{
-    size_t n = strlen(line);
-    if (spate_row_is_null(r, c)) {
-        snprintf(line + n, cap - n, "null");
-        return;
-    }
-    int64_t x = spate_row_int(r, c);
-    spate_str s;
-    switch (t) {
-    case SPATE_STRING:
-        s = spate_row_str(r, c);
-        snprintf(line + n, cap - n, "%.*s", (int)s.len, s.ptr);
-        break;
-    case SPATE_FLOAT64: snprintf(line + n, cap - n, "%g", spate_row_double(r, c)); break;
-    case SPATE_TIMESTAMP:
-        if (x % 1000 == 0) snprintf(line + n, cap - n, "%lld", (long long)(x / 1000));
-        else snprintf(line + n, cap - n, "%lldus", (long long)x);
-        break;
-    default: snprintf(line + n, cap - n, "%lld", (long long)x); break;
-    }
-}
-
 /* Sink callback: every row as "v1,v2,...". */
 static int collect(const spate_rows *rs, int64_t t, void *ud)
 {
@@ -96,7 +74,7 @@ static int collect(const spate_rows *rs, int64_t t, void *ud)
         char line[512] = "";
         for (int c = 0; c < spate_schema_count(s); c++) {
             if (c) strcat(line, ",");
-            render_cell(line, sizeof line, &r, spate_schema_type(s, c), c);
+            sp_test_put_cell(line, sizeof line, &r, spate_schema_type(s, c), c);
         }
         lines_add(l, line);
     }

@@ -12,6 +12,7 @@
  * multisets (two workers).
  */
 #include "test.h"
+#include "test_cells.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -31,29 +32,6 @@ typedef struct coll {
 static coll out_rows = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0};
 static coll late_rows = {PTHREAD_MUTEX_INITIALIZER, {0}, 0, 0};
 
-static void put_cell(char *line, size_t cap, const spate_row *r, spate_type t, int c)
-{
-    size_t n = strlen(line);
-    if (spate_row_is_null(r, c)) {
-        snprintf(line + n, cap - n, "null");
-        return;
-    }
-    int64_t x = spate_row_int(r, c);
-    spate_str s;
-    switch (t) {
-    case SPATE_STRING:
-        s = spate_row_str(r, c);
-        snprintf(line + n, cap - n, "%.*s", (int)s.len, s.ptr);
-        break;
-    case SPATE_FLOAT64: snprintf(line + n, cap - n, "%g", spate_row_double(r, c)); break;
-    case SPATE_TIMESTAMP:
-        if (x % 1000 == 0) snprintf(line + n, cap - n, "%lld", (long long)(x / 1000));
-        else snprintf(line + n, cap - n, "%lldus", (long long)x);
-        break;
-    default: snprintf(line + n, cap - n, "%lld", (long long)x); break;
-    }
-}
-
 static int collect(const spate_rows *rs, int64_t t, void *ud)
 {
     coll *c = ud;
@@ -65,7 +43,7 @@ static int collect(const spate_rows *rs, int64_t t, void *ud)
         char line[512] = "";
         for (int col = 0; col < spate_schema_count(s); col++) {
             if (col) strcat(line, ",");
-            put_cell(line, sizeof line, &r, spate_schema_type(s, col), col);
+            sp_test_put_cell(line, sizeof line, &r, spate_schema_type(s, col), col);
         }
         c->len += (size_t)snprintf(c->buf + c->len, sizeof c->buf - c->len, "%s\n", line);
         c->rows++;

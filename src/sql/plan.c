@@ -443,7 +443,7 @@ static int add_watermark(planner *p, const sq_obj *o, rel *r)
     return rc;
 }
 
-/* Remembers that o is open on p's context as the stream of r. */
+/* Remembers that o is open in this plan as the stream of r. */
 static int remember_source(planner *p, const sq_obj *o, int bounded, const rel *r)
 {
     sq_plan_env *pe = p->pe;
@@ -454,7 +454,7 @@ static int remember_source(planner *p, const sq_obj *o, int bounded, const rel *
         pe->srcs = n;
         pe->capsrcs = cap;
     }
-    pe->srcs[pe->nsrcs++] = (sq_src_use){p->ctx, o, bounded, r->s, r->time_col, r->proc_col};
+    pe->srcs[pe->nsrcs++] = (sq_src_use){o, bounded, r->s, r->time_col, r->proc_col};
     return 0;
 }
 
@@ -465,7 +465,7 @@ static int open_source(planner *p, const sq_obj *o, const char *qual, sq_pos pos
 {
     for (int i = 0; i < p->pe->nsrcs; i++) {
         const sq_src_use *u = &p->pe->srcs[i];
-        if (u->ctx != p->ctx || u->obj != o || u->bounded != bounded) continue;
+        if (u->obj != o || u->bounded != bounded) continue;
         int rc = rel_from_stream(p, u->s, qual, r);
         r->time_col = u->time_col;
         r->proc_col = u->proc_col;
@@ -1024,23 +1024,17 @@ static int load_table(planner *p, const sq_obj *o, sq_pos pos, lookup *lk)
     if (!rc) rc = spate_ctx_new(conf, &ctx);
     spate_conf_free(conf);
     if (rc) return engine_fail(p, pos, rc);
-    /* The loading job is a context of its own, freed below: its source must not
-     * join the job's list of opened sources (a later context may reuse its
-     * address), nor the job's EXPLAIN. */
-    sq_plan_env saved_pe = *p->pe;
-    spate_ctx *saved = p->ctx;
-    p->ctx = ctx;
-    p->pe->explain = NULL;
-    p->pe->srcs = NULL;
-    p->pe->nsrcs = p->pe->capsrcs = 0;
+    /* The loading job is a plan of its own: its own context, list of opened
+     * sources and no EXPLAIN; resources still go to the job's list. */
+    sq_plan_env lpe = *p->pe;
+    lpe.explain = NULL;
+    lpe.srcs = NULL;
+    lpe.nsrcs = lpe.capsrcs = 0;
+    planner lp = {.pe = &lpe, .ctx = ctx, .err = p->err};
     rel r;
-    rc = open_source(p, o, o->name, pos, 1, &r);
-    free(p->pe->srcs);
-    p->ctx = saved;
-    p->pe->explain = saved_pe.explain;
-    p->pe->srcs = saved_pe.srcs;
-    p->pe->nsrcs = saved_pe.nsrcs;
-    p->pe->capsrcs = saved_pe.capsrcs;
+    rc = open_source(&lp, o, o->name, pos, 1, &r);
+    free(lpe.srcs);
+    sp_arena_free(&lp.arena);
     if (!rc) rc = spate_sink_callback(r.s, lk_collect, lk);
     if (!rc) rc = spate_ctx_start(ctx);
     if (!rc) rc = spate_ctx_await_termination(ctx, -1);

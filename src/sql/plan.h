@@ -65,10 +65,9 @@ int sq_live_write(const spate_rows *rows, int64_t time_ms, void *ud);
 void sq_live_finish(sq_live *l);
 void sq_live_free(sq_live *l);
 
-/* A source already opened on a context: later references to it in the same job
- * read the same stream instead of opening the source again. */
+/* A source already opened by a plan (one sq_plan_env per context): later
+ * references to it in the same job read the same stream instead of opening it again. */
 typedef struct sq_src_use {
-    const spate_ctx *ctx;
     const sq_obj *obj;
     int bounded;
     spate_stream *s; /* after computed columns and the watermark */
